@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-__all__ = ["Tee", "TcbStatus", "VerifiedQuote"]
+__all__ = ["TcbStatus", "Tee", "VerifiedQuote"]
 
 
 class Tee(enum.StrEnum):
