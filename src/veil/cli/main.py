@@ -19,7 +19,16 @@ __all__ = ["build_parser", "main"]
 
 #: Modules under ``veil.cli`` that each define ``register(subparsers)``. A command module adds
 #: its subcommand(s) and sets ``func`` (``(argparse.Namespace) -> int``) as the parser default.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "measure",
+    "package",
+    "fingerprint",
+    "scaffold",
+    "localtest",
+    "keygen",
+    "seal",
+    "attest",
+)
 
 
 class _Handler(Protocol):

@@ -1,1 +1,1 @@
-"""veil.crypto."""
+"""veil.crypto: the only user of ciphers — streaming AEAD, HPKE sealing, key files, digests."""

@@ -1,0 +1,145 @@
+"""Typed, strict access to the fields of Intel's signed TCB info and QE identity JSON."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from veil.attestation._signed_json import SignedJsonError, loads_strict
+from veil.attestation.errors import CollateralFormatError
+from veil.attestation.result import TcbStatus
+
+__all__ = [
+    "MAX_ADVISORY_IDS",
+    "MAX_TCB_LEVELS",
+    "Fields",
+    "load_object",
+]
+
+#: Real TCB infos have ≤ 20 levels; bounds the matching loop on hostile input.
+MAX_TCB_LEVELS = 256
+#: Real levels list ≤ 40 advisories.
+MAX_ADVISORY_IDS = 512
+
+# Intel writes UTC instants as "2025-06-19T10:56:11Z" (RFC 3339, seconds, "Z").
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
+_HEX = re.compile(r"[0-9A-Fa-f]*")
+_STATUSES = {status.value: status for status in TcbStatus}
+
+
+def load_object(data: bytes, what: str) -> Fields:
+    """Parse signed JSON bytes that must hold one object."""
+    try:
+        value = loads_strict(data)
+    except SignedJsonError as e:
+        raise CollateralFormatError(f"{what}: {e}") from e
+    return Fields.of(value, what)
+
+
+class Fields:
+    """A JSON object with typed getters; every miss or wrong type is a CollateralFormatError."""
+
+    def __init__(self, values: Mapping[str, Any], where: str | tuple[str, str, int]) -> None:
+        self._values = values
+        # (parent, key, index) is formatted only when an error needs it: parsing a TCB info
+        # builds hundreds of these.
+        self._location = where
+
+    @property
+    def _where(self) -> str:
+        if isinstance(self._location, tuple):
+            parent, key, index = self._location
+            return f"{parent}.{key}[{index}]"
+        return self._location
+
+    @classmethod
+    def of(cls, value: object, where: str | tuple[str, str, int]) -> Fields:
+        if not isinstance(value, dict):
+            raise CollateralFormatError(f"{cls({}, where)._where}: expected a JSON object")
+        return cls(value, where)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._values
+
+    def _get(self, key: str) -> object:
+        if key not in self._values:
+            raise CollateralFormatError(f"{self._where}: missing {key!r}")
+        return self._values[key]
+
+    def int_(self, key: str, *, maximum: int) -> int:
+        value = self._get(key)
+        # bool is an int in Python; JSON true is not a number.
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
+            raise CollateralFormatError(f"{self._where}: {key!r} must be an integer 0..{maximum}")
+        return value
+
+    def str_(self, key: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str):
+            raise CollateralFormatError(f"{self._where}: {key!r} must be a string")
+        return value
+
+    def hex_(self, key: str, *, size: int) -> bytes:
+        text = self.str_(key)
+        if len(text) != 2 * size or not _HEX.fullmatch(text):
+            raise CollateralFormatError(f"{self._where}: {key!r} must be {size} bytes of hex")
+        return bytes.fromhex(text)
+
+    def instant(self, key: str) -> datetime:
+        text = self.str_(key)
+        if not _INSTANT.fullmatch(text):
+            raise CollateralFormatError(f"{self._where}: {key!r} is not a UTC RFC 3339 instant")
+        try:
+            return datetime.fromisoformat(text).astimezone(UTC)
+        except ValueError as e:
+            raise CollateralFormatError(f"{self._where}: {key!r} is not a valid date") from e
+
+    def status(self, key: str) -> TcbStatus:
+        text = self.str_(key)
+        status = _STATUSES.get(text)
+        if status is None:
+            raise CollateralFormatError(f"{self._where}: unknown TCB status {text!r}")
+        return status
+
+    def object_(self, key: str) -> Fields:
+        return Fields.of(self._get(key), f"{self._where}.{key}")
+
+    def objects(self, key: str, *, maximum: int, default_empty: bool = False) -> list[Fields]:
+        if default_empty and key not in self._values:
+            return []
+        value = self._get(key)
+        if not isinstance(value, list) or len(value) > maximum:
+            raise CollateralFormatError(
+                f"{self._where}: {key!r} must be a list of at most {maximum} objects"
+            )
+        where = self._where
+        return [Fields.of(item, (where, key, i)) for i, item in enumerate(value)]
+
+    def svns(self, key: str, *, count: int) -> bytes:
+        """A list of exactly ``count`` ``{"svn": 0..255, …}`` objects, as bytes."""
+        value = self._get(key)
+        if isinstance(value, list) and len(value) == count:
+            try:
+                svns = [item["svn"] for item in value]
+                if all(type(svn) is int for svn in svns):
+                    return bytes(svns)
+            except (TypeError, KeyError, ValueError):
+                pass
+        raise CollateralFormatError(
+            f"{self._where}: {key!r} must list {count} objects with an 'svn' of 0..255"
+        )
+
+    def strings(self, key: str, *, maximum: int) -> tuple[str, ...]:
+        """An optional list of strings (absent = empty), e.g. ``advisoryIDs``."""
+        if key not in self._values:
+            return ()
+        value = self._values[key]
+        if (
+            not isinstance(value, list)
+            or len(value) > maximum
+            or not all(isinstance(item, str) for item in value)
+        ):
+            raise CollateralFormatError(f"{self._where}: {key!r} must be a list of strings")
+        return tuple(value)

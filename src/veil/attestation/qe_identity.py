@@ -1,0 +1,85 @@
+"""Intel QE identity (``enclaveIdentity`` v2: QE, TD_QE), parsed from the exact signed bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from veil.attestation._json_fields import MAX_ADVISORY_IDS, MAX_TCB_LEVELS, Fields, load_object
+from veil.attestation.errors import CollateralFormatError
+from veil.attestation.result import TcbStatus
+
+__all__ = ["QE_IDENTITY_ID_QE", "QE_IDENTITY_ID_TD_QE", "QeIdentity", "QeTcbLevel"]
+
+QE_IDENTITY_ID_QE = "QE"
+QE_IDENTITY_ID_TD_QE = "TD_QE"
+_KNOWN_IDS = (QE_IDENTITY_ID_QE, QE_IDENTITY_ID_TD_QE, "QVE")
+_U16_MAX = 0xFFFF
+_U32_MAX = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True, kw_only=True)
+class QeTcbLevel:
+    isv_svn: int
+    tcb_date: datetime
+    status: TcbStatus
+    advisory_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class QeIdentity:
+    """What a genuine quoting enclave looks like, and the TCB status of each of its SVNs."""
+
+    id: str
+    version: int
+    issue_date: datetime
+    next_update: datetime
+    tcb_evaluation_data_number: int
+    #: MISCSELECT and its mask as the 4 bytes appear in a report (little-endian).
+    miscselect: bytes
+    miscselect_mask: bytes
+    attributes: bytes
+    attributes_mask: bytes
+    mrsigner: bytes
+    isv_prod_id: int
+    #: Highest ISVSVN first.
+    tcb_levels: tuple[QeTcbLevel, ...]
+    raw: bytes
+
+    @classmethod
+    def from_json(cls, data: bytes) -> QeIdentity:
+        """Parse the signed ``enclaveIdentity`` object; raises only CollateralFormatError."""
+        fields = load_object(data, "enclaveIdentity")
+        identity_id = fields.str_("id")
+        if identity_id not in _KNOWN_IDS:
+            raise CollateralFormatError(f"enclaveIdentity: unknown id {identity_id!r}")
+        version = fields.int_("version", maximum=_U32_MAX)
+        if version != 2:
+            raise CollateralFormatError(f"enclaveIdentity: unsupported version {version}")
+        levels = [
+            QeTcbLevel(
+                isv_svn=item.object_("tcb").int_("isvsvn", maximum=_U16_MAX),
+                tcb_date=item.instant("tcbDate"),
+                status=item.status("tcbStatus"),
+                advisory_ids=item.strings("advisoryIDs", maximum=MAX_ADVISORY_IDS),
+            )
+            for item in fields.objects("tcbLevels", maximum=MAX_TCB_LEVELS)
+        ]
+        if not levels:
+            raise CollateralFormatError("enclaveIdentity: no tcbLevels")
+        levels.sort(key=lambda level: level.isv_svn, reverse=True)
+        return cls(
+            id=identity_id,
+            version=version,
+            issue_date=fields.instant("issueDate"),
+            next_update=fields.instant("nextUpdate"),
+            tcb_evaluation_data_number=fields.int_("tcbEvaluationDataNumber", maximum=_U32_MAX),
+            miscselect=fields.hex_("miscselect", size=4),
+            miscselect_mask=fields.hex_("miscselectMask", size=4),
+            attributes=fields.hex_("attributes", size=16),
+            attributes_mask=fields.hex_("attributesMask", size=16),
+            mrsigner=fields.hex_("mrsigner", size=32),
+            isv_prod_id=fields.int_("isvprodid", maximum=_U16_MAX),
+            tcb_levels=tuple(levels),
+            raw=bytes(data),
+        )

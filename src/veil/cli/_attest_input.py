@@ -1,0 +1,79 @@
+"""Recognise what ``veil attest`` was given: a raw or hex quote, an RA-TLS certificate, or an
+evidence.json (veil's, or a foreign one that carries an RA-TLS certificate)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
+from veil.attestation.quote import parse_quote_text
+from veil.errors import ConfigError, FormatError
+
+__all__ = ["AttestInput", "InputKind", "read_input", "sniff"]
+
+_HEX_TEXT: Final = re.compile(rb"\s*(?:0[xX])?[0-9a-fA-F\s]+")
+_PEM_CERTIFICATE: Final = b"-----BEGIN CERTIFICATE-----"
+
+
+class InputKind(enum.StrEnum):
+    QUOTE = "quote"
+    HEX_QUOTE = "hex-quote"
+    CERTIFICATE = "certificate"
+    EVIDENCE = "evidence"
+
+
+@dataclass(frozen=True)
+class AttestInput:
+    kind: InputKind
+    #: The quote bytes (quote kinds), certificate bytes (PEM or DER), or None for evidence.
+    data: bytes
+    evidence: EvidenceDocument | None = None
+
+
+def _is_der_certificate(data: bytes) -> bool:
+    # SEQUENCE with a long-form length, holding a SEQUENCE (tbsCertificate): a DCAP quote starts
+    # with its version (03/04/05 00) and a simulated one with "VEILSIM", never with 0x30.
+    return len(data) > 4 and data[0] == 0x30 and data[1] in (0x81, 0x82, 0x83)
+
+
+def sniff(data: bytes) -> AttestInput:
+    """Classify ``data``; raises ``FormatError`` when it is none of the supported inputs."""
+    stripped = data.lstrip()
+    if stripped.startswith(b"{"):
+        try:
+            document = json.loads(data)
+        except ValueError as e:
+            raise FormatError(f"input looks like JSON but does not parse: {e}") from e
+        if isinstance(document, dict) and document.get("format") == "veil-evidence":
+            return AttestInput(InputKind.EVIDENCE, data, EvidenceDocument.from_json(data))
+        certificate = document.get("ratls_certificate") if isinstance(document, dict) else None
+        if isinstance(certificate, str):
+            # A foreign evidence file (e.g. Cosmian's): verify the RA-TLS certificate it carries.
+            return AttestInput(InputKind.CERTIFICATE, certificate.encode("ascii", "replace"))
+        raise FormatError("JSON input is neither a veil evidence.json nor carries an RA-TLS cert")
+    if _PEM_CERTIFICATE in data:
+        return AttestInput(InputKind.CERTIFICATE, data)
+    if _is_der_certificate(data):
+        return AttestInput(InputKind.CERTIFICATE, data)
+    if _HEX_TEXT.fullmatch(data):
+        return AttestInput(InputKind.HEX_QUOTE, parse_quote_text(data))
+    return AttestInput(InputKind.QUOTE, data)
+
+
+def read_input(path: Path) -> AttestInput:
+    """Read ``path`` (bounded) and classify it. ``ConfigError`` if it cannot be read."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_EVIDENCE_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from e
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise FormatError(f"{path} is larger than {MAX_EVIDENCE_BYTES} bytes")
+    if not data.strip():
+        raise FormatError(f"{path} is empty")
+    return sniff(data)

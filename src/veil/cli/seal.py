@@ -1,0 +1,192 @@
+"""``veil seal`` / ``veil unseal``: HPKE-seal a file (secrets) to an enclave's public key."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+from rich.console import Console
+from rich.markup import escape
+
+from veil.cli._output import emit_json, err_console, out_console
+from veil.crypto.hpke import SealingPublicKey
+from veil.crypto.keyfiles import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, write_key_file
+from veil.errors import ConfigError, DecryptionError, FormatError, OperationError
+from veil.sealing.envelope import (
+    MAX_BINDING_BYTES,
+    MAX_ENVELOPE_BYTES,
+    MAX_SEALED_PLAINTEXT_BYTES,
+    seal,
+    unseal,
+)
+from veil.sealing.keys import read_sealing_private_key, read_sealing_public_key
+
+__all__ = ["register"]
+
+STDIO: Final = "-"
+
+
+def _add_binding_options(parser: argparse.ArgumentParser) -> None:
+    binding = parser.add_mutually_exclusive_group()
+    binding.add_argument(
+        "--binding",
+        metavar="TEXT",
+        help="bind to this enclave instance text (UTF-8); must match when unsealing",
+    )
+    binding.add_argument(
+        "--binding-hex", metavar="HEX", help="bind to these raw bytes, written in hex"
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="file to create (never overwritten); '-' for stdout when it is not a terminal",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    seal_parser = subparsers.add_parser(
+        "seal",
+        help="seal a file (e.g. secrets.json) to an enclave's sealing public key",
+        description=(
+            "Encrypt INPUT with HPKE to the recipient's sealing public key, bound to the "
+            "enclave instance, into a sealed envelope only that enclave can open."
+        ),
+    )
+    seal_parser.add_argument("input", metavar="INPUT", help="file to seal ('-' for stdin)")
+    # Recipient sources are alternatives: exactly one must be given. ``--evidence FILE``
+    # (the verified enclave's sealing key and binding) belongs in this group too.
+    recipient = seal_parser.add_mutually_exclusive_group(required=True)
+    recipient.add_argument(
+        "--to",
+        type=Path,
+        metavar="PUBKEY_FILE",
+        help="sealing public key file (as written by 'veil keygen --sealing')",
+    )
+    _add_binding_options(seal_parser)
+    _add_output_options(seal_parser)
+    seal_parser.set_defaults(func=_handle_seal)
+
+    unseal_parser = subparsers.add_parser(
+        "unseal",
+        help="open a sealed envelope with a sealing private key",
+        description=(
+            "Decrypt a sealed envelope with the sealing private key and the same binding it was "
+            "sealed with. The plaintext goes to a new file with mode 0600, never a terminal."
+        ),
+    )
+    unseal_parser.add_argument("input", metavar="INPUT", help="sealed envelope ('-' for stdin)")
+    unseal_parser.add_argument(
+        "--key", type=Path, required=True, metavar="PRIVKEY_FILE", help="sealing private key file"
+    )
+    _add_binding_options(unseal_parser)
+    _add_output_options(unseal_parser)
+    unseal_parser.set_defaults(func=_handle_unseal)
+
+
+def _binding(args: argparse.Namespace) -> bytes:
+    binding = b""
+    if args.binding_hex is not None:
+        try:
+            binding = bytes.fromhex(args.binding_hex)
+        except ValueError:
+            raise ConfigError("--binding-hex must be hexadecimal") from None
+    elif args.binding is not None:
+        binding = str(args.binding).encode("utf-8", "surrogateescape")
+    if len(binding) > MAX_BINDING_BYTES:
+        raise ConfigError(f"the binding must be at most {MAX_BINDING_BYTES} bytes")
+    return binding
+
+
+def _recipient(args: argparse.Namespace) -> SealingPublicKey:
+    return read_sealing_public_key(args.to)
+
+
+def _read_input(name: str, *, limit: int, what: str) -> bytes:
+    try:
+        if name == STDIO:
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with Path(name).open("rb") as f:
+                data = f.read(limit + 1)
+    except OSError as e:
+        raise OperationError(f"cannot read {name}: {e.strerror or e}") from e
+    if len(data) > limit:
+        raise FormatError(f"{what} is larger than {limit} bytes")
+    return data
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    if args.output != STDIO:
+        return
+    if args.json:
+        raise ConfigError("--json cannot be combined with -o - (stdout carries the data)")
+    if sys.stdout.isatty():
+        raise ConfigError("refusing to write binary or secret data to a terminal; use -o FILE")
+
+
+def _write_output(args: argparse.Namespace, data: bytes, *, mode: int) -> None:
+    if args.output == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    write_key_file(Path(args.output), data, overwrite=False, mode=mode)
+
+
+def _target(args: argparse.Namespace) -> str:
+    return "stdout" if args.output == STDIO else escape(str(args.output))
+
+
+def _report(args: argparse.Namespace, message: str, doc: dict[str, Any]) -> None:
+    if args.json:
+        emit_json(doc)
+        return
+    console: Console = err_console if args.output == STDIO else out_console
+    console.print(message)
+
+
+def _handle_seal(args: argparse.Namespace) -> int:
+    _check_output(args)
+    binding = _binding(args)
+    recipient = _recipient(args)
+    plaintext = _read_input(args.input, limit=MAX_SEALED_PLAINTEXT_BYTES, what="input")
+    try:
+        envelope = seal(plaintext, recipient=recipient, binding=binding)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    _write_output(args, envelope, mode=PUBLIC_FILE_MODE)
+    _report(
+        args,
+        f"sealed {len(plaintext)} bytes for the {recipient.suite.value} recipient key "
+        f"into {_target(args)}",
+        {"output": args.output, "suite": recipient.suite.value, "bytes": len(envelope)},
+    )
+    return 0
+
+
+def _handle_unseal(args: argparse.Namespace) -> int:
+    _check_output(args)
+    binding = _binding(args)
+    key = read_sealing_private_key(args.key)
+    envelope = _read_input(args.input, limit=MAX_ENVELOPE_BYTES, what="sealed envelope")
+    try:
+        plaintext = unseal(envelope, recipient=key, binding=binding)
+    except DecryptionError:
+        # Still opaque: every cause is listed, none is singled out.
+        raise DecryptionError(
+            f"cannot unseal {args.input}: wrong key or binding, or a corrupted envelope"
+        ) from None
+    _write_output(args, plaintext, mode=PRIVATE_FILE_MODE)
+    _report(
+        args,
+        f"unsealed {len(plaintext)} bytes into {_target(args)}",
+        {"output": args.output, "bytes": len(plaintext)},
+    )
+    return 0

@@ -1,0 +1,180 @@
+"""What a verifier expects of an enclave: app fingerprint, security config, runtime, measurement."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+from veil.attestation.errors import PolicyError
+from veil.attestation.policy import AllOf, Policy, default_policy
+from veil.attestation.result import Tee, VerifiedQuote
+from veil.crypto.digest import parse_tagged_sha256
+from veil.enclave.backends.interface import Measurement
+from veil.enclave.identity import (
+    RuntimeIdentity,
+    expected_measurement,
+    runtime_identity,
+    security_config_digest,
+)
+from veil.errors import BindingError, ConfigError
+from veil.package.encrypted import read_package_header
+from veil.package.fingerprint import fingerprint_source
+from veil.package.source import prepared_source
+from veil.ratls.extension import RatlsClaims
+
+__all__ = [
+    "ExpectedApp",
+    "MatchesMeasurement",
+    "build_policy",
+    "check_claims",
+]
+
+#: The backend whose identity scheme measures a quote from each TEE (DESIGN.md, "Identity").
+_BACKEND_OF_TEE = {
+    Tee.SIMULATED: "simulated",
+    Tee.TDX: "configfs-tsm",
+    Tee.SEV_SNP: "configfs-tsm",
+    Tee.SGX: "gramine-sgx",
+}
+
+
+@dataclass(frozen=True)
+class MatchesMeasurement:
+    """Policy rule: the verified quote carries every value of ``expected``."""
+
+    expected: Measurement
+
+    def check(self, verified: VerifiedQuote) -> None:
+        if not self.expected.is_matched_by(verified.tee, verified.measurements):
+            wanted = ", ".join(f"{k}={v}" for k, v in self.expected.values.items())
+            got = ", ".join(
+                f"{k}={verified.measurements.get(k, '(none)')}" for k in self.expected.values
+            )
+            raise PolicyError(
+                "measurement",
+                f"the enclave is not the expected runtime + app: expected "
+                f"{self.expected.tee.value} {wanted}, got {verified.tee.value} {got}",
+            )
+
+
+@dataclass(frozen=True)
+class ExpectedApp:
+    """Everything a verifier may know in advance about the app it wants to reach.
+
+    With ``security_config_json`` (from a package header or the source) the verifier
+    recomputes the measurement for (runtime, fingerprint, security config) and so checks
+    runtime *and* app through the quote. With the fingerprint alone, it can only compare the
+    fingerprint the enclave claims in its certificate: the measurement is not recomputed.
+    """
+
+    fingerprint: str | None = None
+    security_config_json: bytes | None = None
+    #: The runtime the verifier trusts; default: the veil runtime installed here.
+    runtime: RuntimeIdentity | None = None
+    #: An explicit measurement (e.g. an MRENCLAVE from ``veil measure``); overrides recomputing.
+    measurement: Measurement | None = None
+
+    def __post_init__(self) -> None:
+        if self.fingerprint is not None:
+            try:
+                parse_tagged_sha256(self.fingerprint)
+            except Exception as e:
+                raise ConfigError(f"invalid fingerprint {self.fingerprint!r}: {e}") from e
+        if self.security_config_json is not None and self.fingerprint is None:
+            raise ValueError("a security config is only meaningful with its fingerprint")
+
+    @classmethod
+    def from_package(cls, path: Path) -> ExpectedApp:
+        """From an encrypted package's clear header (no key needed)."""
+        header = read_package_header(path)
+        return cls(fingerprint=header.fingerprint, security_config_json=header.security_config_json)
+
+    @classmethod
+    def from_source(cls, directory: Path) -> ExpectedApp:
+        """Recomputed from the app's plaintext source (dependencies vendored as when packaging)."""
+        with prepared_source(directory) as source:
+            computed = fingerprint_source(source)
+            return cls(
+                fingerprint=computed.fingerprint, security_config_json=source.security.to_json()
+            )
+
+    @property
+    def checks_code(self) -> bool:
+        return self.fingerprint is not None or self.measurement is not None
+
+    @property
+    def checks_measurement(self) -> bool:
+        return self.measurement is not None or self.security_config_json is not None
+
+    def trusted_runtime(self) -> RuntimeIdentity:
+        return self.runtime if self.runtime is not None else runtime_identity()
+
+    def expected_measurement_for(self, tee: Tee) -> Measurement | None:
+        """The measurement a ``tee`` quote must carry, or ``None`` if it cannot be computed."""
+        if self.measurement is not None:
+            return self.measurement
+        if self.fingerprint is None or self.security_config_json is None:
+            return None
+        backend = _BACKEND_OF_TEE[tee]
+        if backend == "gramine-sgx":
+            raise ConfigError(
+                "an SGX enclave's MRENCLAVE cannot be recomputed here: pass the measurement "
+                "from `veil measure` (gramine-sgx-sign) explicitly"
+            )
+        return expected_measurement(
+            backend=backend,
+            runtime=self.trusted_runtime(),
+            fingerprint=self.fingerprint,
+            security_config_digest=security_config_digest(self.security_config_json),
+            tee=tee,
+        )
+
+
+def build_policy(
+    expected: ExpectedApp | None,
+    tee: Tee,
+    *,
+    allow_simulated_insecure: bool,
+    allow_debug_insecure: bool = False,
+) -> AllOf:
+    """veil's default policy, plus the measurement ``expected`` implies for a ``tee`` quote."""
+    extra: list[Policy] = []
+    if expected is not None:
+        measurement = expected.expected_measurement_for(tee)
+        if measurement is not None:
+            extra.append(MatchesMeasurement(measurement))
+    return default_policy(
+        expected=extra,
+        allow_simulated_insecure=allow_simulated_insecure,
+        allow_debug_insecure=allow_debug_insecure,
+    )
+
+
+def _equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def check_claims(claims: RatlsClaims | None, expected: ExpectedApp | None) -> None:
+    """Compare what the enclave's certificate claims with what the verifier expects.
+
+    Refuses an app fingerprint or runtime other than the expected one, with a message that
+    says which, before the (less readable) measurement mismatch would.
+    """
+    if expected is None or expected.fingerprint is None:
+        return
+    claimed = claims.app_fingerprint if claims is not None else None
+    if claimed is None:
+        raise BindingError("the enclave's certificate names no app fingerprint")
+    if not _equal(claimed, expected.fingerprint):
+        raise BindingError(
+            f"the enclave runs app {claimed}, not the expected {expected.fingerprint}"
+        )
+    if expected.measurement is not None or claims is None:
+        return
+    runtime = expected.trusted_runtime()
+    if claims.runtime_digest is not None and not _equal(claims.runtime_digest, runtime.digest):
+        raise BindingError(
+            f"the enclave runs veil runtime {claims.runtime_version} ({claims.runtime_digest}), "
+            f"not the trusted {runtime.version} ({runtime.digest})"
+        )

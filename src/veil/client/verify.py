@@ -1,0 +1,270 @@
+"""A user's check of a running app: is the server an attested enclave running the expected code?"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
+from veil.attestation.result import VerifiedQuote
+from veil.client._tls import fetch_peer_certificate, parse_https_url, pinned_ssl_context, spki_der
+from veil.client.expect import ExpectedApp, build_policy, check_claims
+from veil.errors import BindingError, FormatError, ServiceError
+from veil.ratls.errors import NoEvidenceError
+from veil.ratls.evidence import verify_evidence_document
+from veil.ratls.extension import RatlsClaims
+from veil.ratls.extract import read_ratls_evidence
+from veil.ratls.verify import verify_ratls_evidence
+
+__all__ = [
+    "NONCE_BYTES",
+    "Scenario",
+    "ServerVerification",
+    "fetch_evidence_document",
+    "verify_server",
+]
+
+_log = logging.getLogger(__name__)
+
+#: Size of the fresh nonce a verifier sends, in bytes: 256 bits never repeat by chance.
+NONCE_BYTES: Final = 32
+_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+
+Scenario = Literal["zero-trust", "owner-certificate", "operator"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerVerification:
+    """What checking a server established. ``end_to_end`` and ``code_checked`` say how much."""
+
+    url: str
+    scenario: Scenario
+    #: The certificate the server presented (DER): what a client pins.
+    certificate_der: bytes
+    #: The attested (RA-TLS) certificate that verified, PEM.
+    attested_certificate_pem: bytes
+    verified_quote: VerifiedQuote
+    app_name: str | None
+    fingerprint: str | None
+    instance_id: str | None
+    #: True when the TLS key users talk to is the one the enclave attested.
+    end_to_end: bool
+    #: True when the app was compared with an expected fingerprint or measurement.
+    code_checked: bool
+    #: True when the quote's measurement was recomputed for (runtime, app) and matched.
+    measurement_checked: bool
+    #: True when the enclave answered over a fresh nonce (not a replayed quote).
+    fresh: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def certificate_pem(self) -> bytes:
+        certificate = x509.load_der_x509_certificate(self.certificate_der)
+        return certificate.public_bytes(serialization.Encoding.PEM)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "verified": True,
+            "scenario": self.scenario,
+            "end_to_end": self.end_to_end,
+            "code_checked": self.code_checked,
+            "measurement_checked": self.measurement_checked,
+            "fresh": self.fresh,
+            "app_name": self.app_name,
+            "fingerprint": self.fingerprint,
+            "instance_id": self.instance_id,
+            "quote": self.verified_quote.to_json(),
+            "notes": list(self.notes),
+        }
+
+
+def fetch_evidence_document(
+    url: str, certificate_der: bytes, *, nonce: bytes | None, timeout: httpx.Timeout = _TIMEOUT
+) -> EvidenceDocument | None:
+    """GET ``/_veil/evidence`` from the server that presented ``certificate_der`` (pinned).
+
+    ``None`` when the server has no such endpoint (an enclave veil did not start).
+    """
+    host, _ = parse_https_url(url)
+    params = {"nonce": nonce.hex()} if nonce is not None else {}
+    try:
+        with (
+            httpx.Client(
+                verify=pinned_ssl_context(certificate_der, host=host), timeout=timeout
+            ) as c,
+            c.stream("GET", f"{url.rstrip('/')}/_veil/evidence", params=params) as response,
+        ):
+            if response.status_code == 404:
+                return None
+            if response.status_code != 200:
+                raise ServiceError(f"{url} answered {response.status_code} for its evidence")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_EVIDENCE_BYTES:
+                    raise FormatError(
+                        f"{url} sent more than {MAX_EVIDENCE_BYTES} bytes of evidence"
+                    )
+    except httpx.HTTPError as e:
+        raise ServiceError(f"cannot fetch the evidence of {url}: {e}") from e
+    return EvidenceDocument.from_json(bytes(body))
+
+
+def _claims_of(document: EvidenceDocument) -> RatlsClaims:
+    return RatlsClaims(
+        app_fingerprint=document.app.fingerprint,
+        runtime_version=document.runtime.version,
+        runtime_digest=document.runtime.digest,
+        instance_id=document.deployment.instance_id,
+    )
+
+
+def verify_server(
+    url: str,
+    *,
+    expected: ExpectedApp | None = None,
+    allow_simulated_insecure: bool = False,
+    simulation_root_public_key: bytes | None = None,
+    now: datetime | None = None,
+) -> ServerVerification:
+    """Connect to ``url``, and verify that an attested enclave is behind it.
+
+    1. Read the server's certificate (not trusted yet).
+    2. Ask the server for evidence over a fresh nonce; verify the quote, the collateral, the
+       policy (simulated and debug refused unless allowed) and the expected app and runtime.
+    3. Compare the served key with the attested one: the RA-TLS key (zero trust), or the
+       owner's certificate key bound by the enclave (owner certificate). Any other key means the
+       operator terminates TLS: the channel is not end to end, and the result says so.
+    An enclave without the evidence endpoint is verified from its RA-TLS certificate alone.
+    """
+    now = now or datetime.now(UTC)
+    url = url.rstrip("/")
+    host, port = parse_https_url(url)
+    served = fetch_peer_certificate(host, port)
+    served_spki = spki_der(served)
+    try:
+        served_evidence = read_ratls_evidence(served)
+    except NoEvidenceError:
+        served_evidence = None
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    document = fetch_evidence_document(url, served, nonce=nonce)
+    notes: list[str] = []
+    if document is None:
+        if served_evidence is None:
+            raise BindingError(
+                f"{url} presents no RA-TLS certificate and serves no evidence: nothing attests it"
+            )
+        policy = build_policy(
+            expected,
+            served_evidence.quote_info.tee,
+            allow_simulated_insecure=allow_simulated_insecure,
+        )
+        check_claims(served_evidence.claims, expected)
+        verified = verify_ratls_evidence(
+            served_evidence,
+            policy=policy,
+            now=now,
+            simulation_root_public_key=simulation_root_public_key,
+        )
+        notes.append("no evidence endpoint: the certificate's quote was checked, without a nonce")
+        claims = verified.claims
+        return _result(
+            url=url,
+            scenario="zero-trust",
+            served=served,
+            attested_pem=verified.certificate.public_bytes(serialization.Encoding.PEM),
+            quote=verified.verified_quote,
+            claims=claims,
+            app_name=None,
+            end_to_end=True,
+            expected=expected,
+            fresh=False,
+            notes=notes,
+        )
+    if not hmac.compare_digest(document.deployment.nonce, nonce):
+        raise BindingError("the evidence is not over the nonce this verifier sent (a replay?)")
+    check_claims(_claims_of(document), expected)
+    policy = build_policy(expected, document.tee, allow_simulated_insecure=allow_simulated_insecure)
+    verified_document = verify_evidence_document(
+        document,
+        policy=policy,
+        now=now,
+        simulation_root_public_key=simulation_root_public_key,
+    )
+    attested = verified_document.certificate
+    if hmac.compare_digest(attested.public_key_der, served_spki):
+        scenario: Scenario = "zero-trust" if served_evidence is not None else "owner-certificate"
+        end_to_end = True
+    else:
+        scenario, end_to_end = "operator", False
+        notes.append(
+            "the server's TLS key is not the one the enclave attests: whoever terminates TLS "
+            "(the operator) can read and change the traffic"
+        )
+    return _result(
+        url=url,
+        scenario=scenario,
+        served=served,
+        attested_pem=document.ratls_certificate,
+        quote=attested.verified_quote,
+        claims=_claims_of(document),
+        app_name=document.app.name,
+        end_to_end=end_to_end,
+        expected=expected,
+        fresh=True,
+        notes=notes,
+    )
+
+
+def _result(
+    *,
+    url: str,
+    scenario: Scenario,
+    served: bytes,
+    attested_pem: bytes,
+    quote: VerifiedQuote,
+    claims: RatlsClaims | None,
+    app_name: str | None,
+    end_to_end: bool,
+    expected: ExpectedApp | None,
+    fresh: bool,
+    notes: list[str],
+) -> ServerVerification:
+    code_checked = expected is not None and expected.checks_code
+    measurement_checked = expected is not None and expected.checks_measurement
+    if not code_checked:
+        notes.append(
+            "no expected fingerprint was given: the enclave is genuine, but WHICH code it runs "
+            "was not checked"
+        )
+    elif not measurement_checked:
+        notes.append(
+            "only the fingerprint the enclave claims was compared; give --package or --source to "
+            "recompute the measurement as well"
+        )
+    if quote.tee.value == "simulated":
+        notes.append("SIMULATED enclave: no TEE protects it; the operator can read everything")
+    return ServerVerification(
+        url=url,
+        scenario=scenario,
+        certificate_der=served,
+        attested_certificate_pem=attested_pem,
+        verified_quote=quote,
+        app_name=app_name,
+        fingerprint=claims.app_fingerprint if claims else None,
+        instance_id=claims.instance_id if claims else None,
+        end_to_end=end_to_end,
+        code_checked=code_checked,
+        measurement_checked=measurement_checked,
+        fresh=fresh,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,217 @@
+"""This node instance's attested identity: backend, in-enclave keys, RA-TLS cert and binding."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from veil.attestation.evidence import AppIdentity, Deployment, EvidenceDocument, SealingKeyInfo
+from veil.attestation.evidence import RuntimeIdentity as EvidenceRuntime
+from veil.attestation.result import Tee
+from veil.crypto.hpke import SealingPrivateKey
+from veil.enclave.backends.factory import open_backend
+from veil.enclave.backends.interface import Backend
+from veil.enclave.identity import RuntimeIdentity, runtime_identity, security_config_digest
+from veil.enclave.server import server_tls_context
+from veil.enclave.spec import NodeSpec
+from veil.errors import ConfigError
+from veil.package.encrypted import PackageHeader, read_package_header
+from veil.ratls.extension import RatlsClaims
+from veil.ratls.issue import IssuedCertificate, issue_ratls_certificate
+from veil.sealing.binding import instance_binding
+
+__all__ = ["EnclaveInstance", "backend_options", "read_header"]
+
+_log = logging.getLogger(__name__)
+
+_PEM = serialization.Encoding.PEM
+_DER = serialization.Encoding.DER
+_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+
+
+def read_header(spec: NodeSpec) -> PackageHeader:
+    """The package's clear header (no key): fingerprint and security config."""
+    return read_package_header(spec.package)
+
+
+def backend_options(
+    spec: NodeSpec, header: PackageHeader, runtime: RuntimeIdentity
+) -> dict[str, Any]:
+    """``open_backend`` options for this node: ``node.json``'s plus what the package fixes."""
+    options = dict(spec.backend_options)
+    if spec.backend == "simulated":
+        root = options.pop("root_key", None)
+        secret = options.pop("platform_secret", None)
+        if not isinstance(root, str):
+            raise ConfigError("node.json: backend_options.root_key is required for simulated")
+        root_path = Path(root)
+        if secret is not None and Path(str(secret)) != root_path.parent / "platform.secret":
+            raise ConfigError(
+                "node.json: the simulated platform secret must live beside the root key"
+            )
+        options.update(
+            root_path=root_path,
+            runtime=runtime,
+            fingerprint=header.fingerprint,
+            security_config_digest=security_config_digest(header.security_config_json),
+        )
+    elif spec.backend == "configfs-tsm":
+        options["runtime"] = runtime
+    return options
+
+
+class EnclaveInstance:
+    """Everything generated inside the enclave at start, kept in memory only.
+
+    The TLS key (ECDSA P-256) and the HPKE sealing key never leave this object; the RA-TLS
+    certificate binds both through its quote, and the instance binding names them for the
+    owner's sealed secrets.
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: NodeSpec,
+        header: PackageHeader,
+        backend: Backend,
+        runtime: RuntimeIdentity,
+        tls_key: ec.EllipticCurvePrivateKey,
+        sealing_key: SealingPrivateKey,
+        certificate: IssuedCertificate,
+    ) -> None:
+        self.spec = spec
+        self.header = header
+        self.backend = backend
+        self.runtime = runtime
+        self._tls_key = tls_key
+        self.sealing_key = sealing_key
+        self.certificate = certificate
+        self.tls_spki_der = tls_key.public_key().public_bytes(_DER, _SPKI)
+        self.binding = instance_binding(
+            instance_id=spec.instance_id,
+            tls_public_key_der=self.tls_spki_der,
+            sealing_public_key=sealing_key.public_key().to_bytes(),
+        )
+        self.claims = certificate.evidence.claims
+        self._lock = threading.Lock()
+        # The key and certificate evidence currently speaks for: the RA-TLS key, or the owner
+        # certificate's key once the app serves with it.
+        self._evidence_key = tls_key
+        self._evidence_certificate = certificate
+
+    @classmethod
+    def create(cls, spec: NodeSpec, header: PackageHeader, *, now: datetime) -> EnclaveInstance:
+        runtime = runtime_identity()
+        backend = open_backend(spec.backend, **backend_options(spec, header, runtime))
+        # Record the app identity before any key exists: nothing is quoted for another app.
+        backend.extend_app_identity(
+            header.fingerprint, security_config_digest(header.security_config_json)
+        )
+        tls_key = ec.generate_private_key(ec.SECP256R1())
+        sealing_key = SealingPrivateKey.generate()
+        claims = RatlsClaims(
+            app_fingerprint=header.fingerprint,
+            runtime_version=runtime.version,
+            runtime_digest=runtime.digest,
+            instance_id=spec.instance_id,
+        )
+        certificate = issue_ratls_certificate(
+            tls_key,
+            quote_fn=backend.quote,
+            sealing_public_key=sealing_key.public_key().to_bytes(),
+            sealing_suite=sealing_key.suite.value,
+            sans=list(spec.san),
+            now=now,
+            claims=claims,
+        )
+        return cls(
+            spec=spec,
+            header=header,
+            backend=backend,
+            runtime=runtime,
+            tls_key=tls_key,
+            sealing_key=sealing_key,
+            certificate=certificate,
+        )
+
+    def ratls_tls_context(self, *, scratch_dir: Path | None) -> ssl.SSLContext:
+        """A server TLS context for the RA-TLS certificate and the in-enclave key."""
+        key_pem = self._tls_key.private_bytes(
+            _PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return server_tls_context(self.certificate.pem, key_pem, scratch_dir=scratch_dir)
+
+    def issue_certificate(
+        self, key: ec.EllipticCurvePrivateKey, *, nonce: bytes = b""
+    ) -> IssuedCertificate:
+        """A fresh RA-TLS certificate for ``key`` whose quote also binds ``nonce``."""
+        return issue_ratls_certificate(
+            key,
+            quote_fn=self.backend.quote,
+            sealing_public_key=self.sealing_key.public_key().to_bytes(),
+            sealing_suite=self.sealing_key.suite.value,
+            sans=list(self.spec.san),
+            now=datetime.now(UTC),
+            nonce=nonce,
+            claims=self.claims,
+        )
+
+    def bind_serving_key(self, key: PrivateKeyTypes) -> bool:
+        """Make evidence speak for the owner certificate's ``key`` from now on.
+
+        Only ECDSA P-256 keys can sign veil RA-TLS certificates; for any other key the
+        evidence keeps binding the RA-TLS key (returns False) and users verify the owner
+        certificate through the package fingerprint, which pins it.
+        """
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(
+            key.curve, ec.SECP256R1
+        ):
+            _log.warning("the owner certificate key is not ECDSA P-256: evidence binds RA-TLS key")
+            return False
+        certificate = self.issue_certificate(key)
+        with self._lock:
+            self._evidence_key = key
+            self._evidence_certificate = certificate
+        return True
+
+    def evidence_document(self, *, nonce: bytes | None = None) -> EvidenceDocument:
+        """The evidence document: the current certificate, or a fresh one binding ``nonce``."""
+        with self._lock:
+            key, certificate = self._evidence_key, self._evidence_certificate
+        if nonce:
+            certificate = self.issue_certificate(key, nonce=nonce)
+        root = getattr(self.backend, "root_public_key", None)
+        return EvidenceDocument(
+            tee=self.backend.tee,
+            ratls_certificate=certificate.pem,
+            quote=certificate.quote,
+            collateral=None,
+            simulation_root_public_key=root if self.backend.tee is Tee.SIMULATED else None,
+            runtime=EvidenceRuntime(version=self.runtime.version, digest=self.runtime.digest),
+            app=AppIdentity(name=self.header.app_name, fingerprint=self.header.fingerprint),
+            deployment=Deployment(
+                instance_id=self.spec.instance_id,
+                sans=self.spec.san,
+                port=self.spec.port,
+                created_at=self.spec.created_at,
+                nonce=nonce or b"",
+            ),
+            sealing=SealingKeyInfo(
+                public_key=self.sealing_key.public_key().to_bytes(),
+                suite=self.sealing_key.suite.value,
+            ),
+        )
+
+    def evidence_json(self, *, nonce: bytes | None = None) -> bytes:
+        return self.evidence_document(nonce=nonce).to_json()
+
+    def __repr__(self) -> str:
+        return f"EnclaveInstance(instance_id={self.spec.instance_id!r})"

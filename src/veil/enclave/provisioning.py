@@ -1,0 +1,184 @@
+"""Accepting the owner's sealed secrets: open, prove ownership by decrypting the package, reseal."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from veil.crypto.keys import CodeKey
+from veil.enclave.errors import ProvisioningRejectedError
+from veil.enclave.instance import EnclaveInstance
+from veil.enclave.runtime_dir import RuntimeDir
+from veil.enclave.storage import (
+    SECRETS_LABEL,
+    StorageKey,
+    derive_storage_key,
+    read_sealed_file,
+    write_sealed_file,
+)
+from veil.errors import DecryptionError, FormatError
+from veil.package.encrypted import DecryptedPackage, decrypt_package
+from veil.sealing.binding import format_instance_binding
+from veil.sealing.envelope import unseal
+from veil.sealing.secrets import SecretsPayload
+
+__all__ = ["SEALED_SECRETS_NAME", "Accepted", "Authenticator"]
+
+_log = logging.getLogger(__name__)
+
+#: Logical name the re-sealed secrets are bound to inside ``sealed/secrets.sealed``.
+SEALED_SECRETS_NAME: Final = "provisioned-secrets"
+_SECRETS_PURPOSE: Final = "secrets"
+
+
+@dataclass(frozen=True, repr=False)
+class Accepted:
+    """Secrets that proved they come from the owner, and the package they decrypted."""
+
+    payload: SecretsPayload
+    package: DecryptedPackage
+    #: True when they came from ``sealed/secrets.sealed`` (restart without the owner).
+    restored: bool
+
+    def __repr__(self) -> str:
+        return (
+            f"Accepted(restored={self.restored}, fingerprint={self.payload.package_fingerprint!r})"
+        )
+
+
+def _leaf_der(chain_pem: bytes) -> bytes:
+    certificates = x509.load_pem_x509_certificates(chain_pem)
+    return certificates[0].public_bytes(serialization.Encoding.DER)
+
+
+class Authenticator:
+    """Decides whether sealed secrets come from the owner of the package this node runs.
+
+    Proof of ownership is not the HPKE envelope (the operator can seal to the node's public
+    key too) but the code key inside: it must decrypt the package, whose recomputed
+    fingerprint must be the one the node was attested with.
+    """
+
+    def __init__(self, *, instance: EnclaveInstance, runtime: RuntimeDir, sealed_secrets: Path):
+        self._instance = instance
+        self._runtime = runtime
+        self._sealed_secrets = sealed_secrets
+
+    def authenticate(self, envelope: bytes) -> Accepted:
+        """Open a sealed envelope from the bootstrap API.
+
+        ``FormatError`` when it is not an envelope at all (bad magic, version, size);
+        ``ProvisioningRejectedError`` for everything else that is wrong, with no detail.
+        """
+        try:
+            plaintext = unseal(
+                envelope, recipient=self._instance.sealing_key, binding=self._instance.binding
+            )
+        except DecryptionError:
+            raise ProvisioningRejectedError from None
+        return self._accept(plaintext, restored=False)
+
+    def _accept(self, plaintext: bytes, *, restored: bool) -> Accepted:
+        header = self._instance.header
+        try:
+            payload = SecretsPayload.from_bytes(plaintext)
+        except FormatError:
+            raise ProvisioningRejectedError from None
+        if not restored and not hmac.compare_digest(
+            payload.instance_binding.encode(),
+            format_instance_binding(self._instance.binding).encode(),
+        ):
+            raise ProvisioningRejectedError
+        if not hmac.compare_digest(
+            payload.package_fingerprint.encode(), header.fingerprint.encode()
+        ):
+            raise ProvisioningRejectedError
+        package = self._decrypt(payload.code_key)
+        try:
+            self._check_package(package, payload)
+        except ProvisioningRejectedError:
+            shutil.rmtree(package.directory, ignore_errors=True)
+            raise
+        return Accepted(payload=payload, package=package, restored=restored)
+
+    def _decrypt(self, code_key: CodeKey) -> DecryptedPackage:
+        destination = self._runtime.fresh_subdir_path("app")
+        try:
+            return decrypt_package(self._instance.spec.package, key=code_key, dest_dir=destination)
+        except DecryptionError:
+            raise ProvisioningRejectedError from None
+
+    def _check_package(self, package: DecryptedPackage, payload: SecretsPayload) -> None:
+        attested = self._instance.header
+        # The operator may have swapped the package file since start: only the package whose
+        # identity the node was attested (and measured) with may run.
+        if not hmac.compare_digest(
+            package.header.fingerprint.encode(), attested.fingerprint.encode()
+        ) or not hmac.compare_digest(
+            package.header.security_config_json, attested.security_config_json
+        ):
+            raise ProvisioningRejectedError
+        security = package.header.security_config
+        if security.tls_scenario == "owner-certificate":
+            if payload.tls_private_key_pem is None or payload.tls_certificate_chain_pem is None:
+                raise ProvisioningRejectedError
+            if security.tls_certificate is None:
+                raise ProvisioningRejectedError
+            try:
+                packaged = (package.directory / security.tls_certificate).read_bytes()
+                same = hmac.compare_digest(
+                    _leaf_der(packaged), _leaf_der(payload.tls_certificate_chain_pem)
+                )
+            except (OSError, ValueError, IndexError):
+                raise ProvisioningRejectedError from None
+            if not same:
+                raise ProvisioningRejectedError
+
+    # -- restart without the owner --------------------------------------------------------
+
+    def _storage_key(self) -> StorageKey:
+        backend_key = self._instance.backend.sealing_key(SECRETS_LABEL)
+        return derive_storage_key(
+            backend_key, fingerprint=self._instance.header.fingerprint, purpose=_SECRETS_PURPOSE
+        )
+
+    def persist(self, accepted: Accepted) -> None:
+        """Re-seal the secrets to this enclave identity when the app allows a restart without
+        the owner; otherwise remove any earlier copy."""
+        if accepted.restored:
+            return
+        if accepted.package.header.security_config.allow_restart_without_owner:
+            write_sealed_file(
+                self._sealed_secrets,
+                accepted.payload.to_bytes(),
+                key=self._storage_key(),
+                name=SEALED_SECRETS_NAME,
+            )
+            _log.info("secrets re-sealed for restarts without the owner")
+        else:
+            self._sealed_secrets.unlink(missing_ok=True)
+
+    def restore_sealed_secrets(self) -> Accepted | None:
+        """The re-sealed secrets, if present, allowed and openable here; else ``None``."""
+        if not self._sealed_secrets.exists():
+            return None
+        if not self._instance.header.security_config.allow_restart_without_owner:
+            _log.warning("ignoring sealed secrets: the app does not allow restarts without owner")
+            return None
+        try:
+            plaintext = read_sealed_file(
+                self._sealed_secrets, key=self._storage_key(), name=SEALED_SECRETS_NAME
+            )
+            if plaintext is None:
+                return None
+            return self._accept(plaintext, restored=True)
+        except (DecryptionError, ProvisioningRejectedError):
+            _log.warning("sealed secrets do not open in this enclave; waiting for the owner")
+            return None

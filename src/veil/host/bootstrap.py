@@ -1,0 +1,122 @@
+"""Talk to a node's bootstrap API (``/_veil/…``) from the operator's side, without verifying it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from typing import Final
+
+import httpx
+
+from veil.errors import FormatError, ProvisioningError, ServiceError
+
+__all__ = [
+    "MAX_BOOTSTRAP_RESPONSE_BYTES",
+    "MAX_NONCE_BYTES",
+    "BootstrapClient",
+    "insecure_bootstrap_tls_context",
+]
+
+_log = logging.getLogger(__name__)
+
+#: Largest bootstrap response read, in bytes: evidence with a PCK chain is ~10 KiB; the
+#: operator adds collateral afterwards, so 1 MiB leaves room without letting a node flood us.
+MAX_BOOTSTRAP_RESPONSE_BYTES: Final = 1024 * 1024
+#: Longest nonce the bootstrap API accepts, in bytes (RUNTIME-CONTRACT.md).
+MAX_NONCE_BYTES: Final = 64
+_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
+
+
+def insecure_bootstrap_tls_context() -> ssl.SSLContext:
+    """A TLS context that accepts any certificate from the node.
+
+    The peer is verified by attestation, by the owner (``veil verify``) or the user, not here:
+    the operator only relays public evidence and an envelope already sealed to the verified
+    enclave, so nothing it sends or receives on this channel needs the channel's protection.
+    """
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class BootstrapClient:
+    """One node's bootstrap API at ``base_url`` (``https://host:port``)."""
+
+    def __init__(self, base_url: str, *, timeout: httpx.Timeout = _TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+
+    def _request(self, method: str, path: str, **kwargs: object) -> tuple[int, bytes]:
+        url = f"{self.base_url}{path}"
+        try:
+            with (
+                httpx.Client(verify=insecure_bootstrap_tls_context(), timeout=self._timeout) as c,
+                c.stream(method, url, **kwargs) as response,  # type: ignore[arg-type]
+            ):
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BOOTSTRAP_RESPONSE_BYTES:
+                        raise FormatError(
+                            f"{url} answered more than {MAX_BOOTSTRAP_RESPONSE_BYTES} bytes"
+                        )
+                return response.status_code, bytes(body)
+        except httpx.HTTPError as e:
+            raise ServiceError(f"cannot reach the node at {url}: {e}") from e
+
+    def _json(self, status: int, body: bytes, what: str) -> dict[str, object]:
+        if status != 200:
+            raise ServiceError(f"the node answered {status} to {what}: {_error_of(body)}")
+        try:
+            obj = json.loads(body)
+        except ValueError as e:
+            raise FormatError(f"the node's {what} answer is not JSON") from e
+        if not isinstance(obj, dict):
+            raise FormatError(f"the node's {what} answer is not a JSON object")
+        return obj
+
+    def status(self) -> dict[str, object]:
+        status, body = self._request("GET", "/_veil/status")
+        return self._json(status, body, "status")
+
+    def evidence(self, *, nonce: bytes | None = None) -> bytes:
+        """The node's evidence document, exactly as served (bytes, for saving unchanged)."""
+        params: dict[str, str] = {}
+        if nonce is not None:
+            if not 0 < len(nonce) <= MAX_NONCE_BYTES:
+                raise ValueError(f"a nonce is 1 to {MAX_NONCE_BYTES} bytes")
+            params["nonce"] = nonce.hex()
+        status, body = self._request("GET", "/_veil/evidence", params=params)
+        self._json(status, body, "evidence")
+        return body
+
+    def provision(self, envelope: bytes) -> None:
+        """POST a sealed envelope; ``ProvisioningError`` when the node refuses it."""
+        status, body = self._request(
+            "POST",
+            "/_veil/provision",
+            content=envelope,
+            headers={"content-type": "application/octet-stream"},
+        )
+        if status in (200, 202):
+            return
+        if status in (400, 403, 409, 413):
+            raise ProvisioningError(
+                f"the node refused the sealed secrets ({status}): {_error_of(body)}"
+            )
+        raise ServiceError(f"the node answered {status} to provisioning: {_error_of(body)}")
+
+
+def _error_of(body: bytes) -> str:
+    """The node's one-line error message, or a short printable excerpt of the body."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and isinstance(obj.get("error"), str):
+        text: str = obj["error"]
+    else:
+        text = body[:200].decode("utf-8", errors="replace")
+    return " ".join(text.split())[:300] or "(no message)"

@@ -1,0 +1,210 @@
+"""The operator's local state: where node directories live and how their records are read."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final, TypeVar
+
+from veil.errors import ConfigError, FormatError, OperationError
+
+__all__ = [
+    "MAX_STATE_FILE_BYTES",
+    "NODE_STATES",
+    "NodeNotFoundError",
+    "NodePaths",
+    "NodeState",
+    "existing_node",
+    "list_node_names",
+    "node_paths",
+    "nodes_root",
+    "read_node_state",
+    "read_pid",
+    "validate_node_name",
+    "veil_home",
+]
+
+#: ``state.json`` and ``node.pid`` are small; anything bigger is not ours (or is corrupt).
+MAX_STATE_FILE_BYTES: Final = 64 * 1024
+
+#: The states a node walks through (RUNTIME-CONTRACT.md), in order; ``failed`` is terminal.
+NODE_STATES: Final = ("starting", "waiting", "provisioning", "loading", "serving", "failed")
+
+#: Node names become directory names and appear in URLs and logs: keep them boring.
+_NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class NodeNotFoundError(ConfigError):
+    """No node of that name exists in this veil home."""
+
+
+def veil_home() -> Path:
+    """``$VEIL_HOME``, else ``$XDG_STATE_HOME/veil``, else ``~/.local/state/veil``."""
+    configured = os.environ.get("VEIL_HOME")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
+    return (base / "veil").resolve()
+
+
+def validate_node_name(name: str) -> str:
+    if not _NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"invalid node name {name!r}: use 1-63 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """The files of one node directory (RUNTIME-CONTRACT.md, "Node directory")."""
+
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "node.json"
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "node.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "node.log"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def sealed(self) -> Path:
+        return self.root / "sealed"
+
+    def exists(self) -> bool:
+        return self.spec.is_file()
+
+
+def nodes_root() -> Path:
+    return veil_home() / "nodes"
+
+
+def node_paths(name: str) -> NodePaths:
+    return NodePaths(nodes_root() / validate_node_name(name))
+
+
+def existing_node(name: str) -> NodePaths:
+    paths = node_paths(name)
+    if not paths.exists():
+        raise NodeNotFoundError(f"no node named {name!r} (see `veil list`)")
+    return paths
+
+
+def list_node_names() -> list[str]:
+    root = nodes_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if _NAME_RE.fullmatch(p.name) and p.is_dir())
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """What the node last reported about itself in ``state.json``."""
+
+    state: str
+    reason: str | None
+    since: datetime
+    pid: int | None
+    port: int | None
+    fingerprint: str | None
+    url: str | None
+
+    @classmethod
+    def from_json(cls, data: bytes) -> NodeState:
+        try:
+            obj = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise FormatError(f"state.json is not valid JSON: {e}") from e
+        if not isinstance(obj, dict):
+            raise FormatError("state.json must be a JSON object")
+        state = obj.get("state")
+        if state not in NODE_STATES:
+            raise FormatError(f"state.json has an unknown state {state!r}")
+        try:
+            since = datetime.fromisoformat(str(obj.get("since")))
+        except ValueError as e:
+            raise FormatError("state.json has an invalid 'since' timestamp") from e
+        return cls(
+            state=state,
+            reason=_optional(obj, "reason", str),
+            since=since,
+            pid=_optional(obj, "pid", int),
+            port=_optional(obj, "port", int),
+            fingerprint=_optional(obj, "fingerprint", str),
+            url=_optional(obj, "url", str),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "since": self.since.isoformat(),
+            "pid": self.pid,
+            "port": self.port,
+            "fingerprint": self.fingerprint,
+            "url": self.url,
+        }
+
+
+_T = TypeVar("_T")
+
+
+def _optional(obj: dict[str, object], key: str, kind: type[_T]) -> _T | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise FormatError(f"state.json field {key!r} has the wrong type")
+    return value
+
+
+def _read_small(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_STATE_FILE_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise OperationError(f"cannot read {path}: {e.strerror or e}") from e
+    if len(data) > MAX_STATE_FILE_BYTES:
+        raise FormatError(f"{path} is larger than {MAX_STATE_FILE_BYTES} bytes")
+    return data
+
+
+def read_node_state(paths: NodePaths) -> NodeState | None:
+    """The node's last reported state, or ``None`` before it wrote one."""
+    data = _read_small(paths.state)
+    return None if data is None else NodeState.from_json(data)
+
+
+def read_pid(paths: NodePaths) -> int | None:
+    data = _read_small(paths.pid)
+    if data is None:
+        return None
+    try:
+        pid = int(data.decode("ascii").strip())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FormatError(f"{paths.pid} does not hold a process id") from e
+    if pid <= 1:
+        raise FormatError(f"{paths.pid} holds an impossible process id {pid}")
+    return pid

@@ -1,0 +1,440 @@
+"""Start, watch and stop enclave node processes on the operator's machine."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from veil.enclave.spec import NodeSpec
+from veil.errors import ConfigError, FormatError, OperationError
+from veil.host.state import (
+    NodePaths,
+    NodeState,
+    existing_node,
+    list_node_names,
+    node_paths,
+    read_node_state,
+    read_pid,
+)
+
+__all__ = [
+    "DEFAULT_SPAWN_TIMEOUT",
+    "DEFAULT_STOP_GRACE",
+    "NameInUseError",
+    "NodeExitedError",
+    "NodeInfo",
+    "PortInUseError",
+    "StateTimeoutError",
+    "follow_log",
+    "free_port",
+    "is_running",
+    "list_nodes",
+    "log_tail",
+    "node_info",
+    "read_spec",
+    "restart_node",
+    "spawn_node",
+    "start_node",
+    "stop_node",
+    "wait_for_state",
+]
+
+#: How long `spawn` waits for a node to report ``waiting``: key generation, a quote and
+#: uvicorn's start take well under a second on the simulated backend; hardware is slower.
+DEFAULT_SPAWN_TIMEOUT: Final = 60.0
+#: How long a node gets after SIGTERM to close connections and exit before SIGKILL.
+DEFAULT_STOP_GRACE: Final = 10.0
+_POLL_INTERVAL: Final = 0.05
+_LOG_TAIL_BYTES: Final = 4096
+
+#: Popen objects of nodes this process started: kept so that the children are reaped (and no
+#: "still running" ResourceWarning fires) when this process lives on, as in tests.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class NameInUseError(ConfigError):
+    """A node of that name already exists."""
+
+
+class PortInUseError(ConfigError):
+    """Something already listens on the requested port."""
+
+
+class NodeExitedError(OperationError):
+    """The node process exited (or reported ``failed``) before reaching the awaited state."""
+
+
+class StateTimeoutError(OperationError):
+    """The node did not reach the awaited state in time."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node as the operator sees it: its record, its last reported state, whether it runs."""
+
+    name: str
+    spec: NodeSpec
+    state: NodeState | None
+    pid: int | None
+    running: bool
+
+    @property
+    def display_state(self) -> str:
+        if self.running:
+            return self.state.state if self.state else "starting"
+        if self.state is not None and self.state.state == "failed":
+            return "failed"
+        return "stopped"
+
+    @property
+    def url(self) -> str:
+        return f"https://{_url_host(self.spec.host)}:{self.spec.port}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "state": self.display_state,
+            "reason": self.state.reason if self.state else None,
+            "since": self.state.since.isoformat() if self.state else None,
+            "running": self.running,
+            "pid": self.pid if self.running else None,
+            "url": self.url,
+            "port": self.spec.port,
+            "backend": self.spec.backend,
+            "package": str(self.spec.package),
+            "instance_id": self.spec.instance_id,
+            "fingerprint": self.state.fingerprint if self.state else None,
+        }
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel considers free right now (it may be taken before we bind it)."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _check_port_free(host: str, port: int) -> None:
+    for name in list_node_names():
+        info = node_info(name)
+        if info.running and info.spec.port == port:
+            raise PortInUseError(f"port {port} is used by node {name!r}")
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+        # uvicorn binds with SO_REUSEADDR too, so only a live listener counts as "in use".
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise PortInUseError(f"port {port} on {host} is already in use") from e
+            raise ConfigError(f"cannot bind {host}:{port}: {e.strerror or e}") from e
+
+
+def read_spec(paths: NodePaths) -> NodeSpec:
+    return NodeSpec.read(paths.root)
+
+
+def is_running(paths: NodePaths, pid: int | None = None) -> bool:
+    """Whether the node's process is alive (and is this node, not a recycled pid)."""
+    pid = read_pid(paths) if pid is None else pid
+    if pid is None:
+        return False
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        del _children[pid]
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    proc = Path("/proc") / str(pid)
+    if not proc.is_dir():
+        return True  # no procfs: the signal check is all we have
+    try:
+        status = (proc / "stat").read_text(encoding="ascii", errors="replace")
+        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    # "pid (comm) S ..." — a zombie has exited; only its exit status is left to collect.
+    if status.rpartition(")")[2].split()[:1] == ["Z"]:
+        return False
+    return os.fsencode(str(paths.root)) in cmdline
+
+
+def node_info(name: str) -> NodeInfo:
+    paths = existing_node(name)
+    pid = read_pid(paths)
+    return NodeInfo(
+        name=name,
+        spec=read_spec(paths),
+        state=read_node_state(paths),
+        pid=pid,
+        running=is_running(paths, pid),
+    )
+
+
+def list_nodes() -> list[NodeInfo]:
+    infos = []
+    for name in list_node_names():
+        with contextlib.suppress(ConfigError):  # a directory without node.json is not a node
+            infos.append(node_info(name))
+    return infos
+
+
+def _node_command(paths: NodePaths) -> list[str]:
+    return [sys.executable, "-m", "veil.enclave", "--node-dir", str(paths.root)]
+
+
+def start_node(paths: NodePaths) -> int:
+    """Start the node process for an existing node directory, detached from this process."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    paths.state.unlink(missing_ok=True)  # a stale state from a previous run must not satisfy a wait
+    with paths.log.open("ab") as log:
+        try:
+            # A new session: the node survives this CLI exiting and its terminal closing.
+            proc = subprocess.Popen(
+                _node_command(paths),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                env=env,
+                cwd=paths.root,
+            )
+        except OSError as e:
+            raise OperationError(f"cannot start the node process: {e.strerror or e}") from e
+    _children[proc.pid] = proc
+    paths.pid.write_text(f"{proc.pid}\n", encoding="ascii")
+    return proc.pid
+
+
+def spawn_node(
+    package: Path,
+    *,
+    name: str,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    backend: str = "simulated",
+    san: Sequence[str] = (),
+    operator_tls: tuple[Path, Path] | None = None,
+) -> NodePaths:
+    """Create the node directory for ``package`` and start its node (does not wait)."""
+    paths = node_paths(name)
+    if paths.root.exists():
+        raise NameInUseError(
+            f"a node named {name!r} already exists; pick another name, "
+            f"`veil restart {name}`, or `veil stop {name} --remove`"
+        )
+    package = package.expanduser().resolve()
+    if not package.is_file():
+        raise ConfigError(f"package {package} not found")
+    if port is None:
+        port = free_port(host)
+    else:
+        _check_port_free(host, port)
+    if backend == "simulated":
+        from veil.host.simulation import simulated_backend_options  # noqa: PLC0415
+
+        backend_options: dict[str, str] = simulated_backend_options()
+    else:
+        backend_options = {}
+    names = list(dict.fromkeys(["localhost", host, *san]))
+    spec_json: dict[str, object] = {
+        "format": "veil-node",
+        "version": 1,
+        "name": name,
+        "instance_id": secrets.token_hex(16),
+        "package": str(package),
+        "host": host,
+        "port": port,
+        "backend": backend,
+        "backend_options": backend_options,
+        "san": names,
+        "tls_scenario_override": "operator" if operator_tls else None,
+        "operator_tls": (
+            {
+                "certificate": str(operator_tls[0].expanduser().resolve()),
+                "private_key": str(operator_tls[1].expanduser().resolve()),
+            }
+            if operator_tls
+            else None
+        ),
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    try:
+        spec = NodeSpec.from_json(json.dumps(spec_json).encode())
+    except FormatError as e:
+        raise ConfigError(f"invalid node parameters: {e}") from e
+    paths.root.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        paths.root.mkdir(mode=0o700)
+    except FileExistsError as e:
+        raise NameInUseError(f"a node named {name!r} already exists") from e
+    paths.spec.write_bytes(spec.to_json())
+    start_node(paths)
+    return paths
+
+
+def wait_for_state(
+    paths: NodePaths,
+    targets: Sequence[str],
+    *,
+    timeout: float = DEFAULT_SPAWN_TIMEOUT,
+    on_tick: Callable[[NodeState | None], None] | None = None,
+) -> NodeState:
+    """Poll ``state.json`` until the node reports one of ``targets``.
+
+    Raises ``NodeExitedError`` (with the end of ``node.log``) if the node reports ``failed``
+    or its process exits first, and ``StateTimeoutError`` after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        state = _read_state_quietly(paths)
+        if on_tick is not None:
+            on_tick(state)
+        if state is not None and state.state in targets:
+            return state
+        if state is not None and state.state == "failed":
+            raise NodeExitedError(
+                f"node {paths.name!r} failed: {state.reason or 'no reason given'}"
+                + _log_hint(paths)
+            )
+        if not is_running(paths):
+            state = _read_state_quietly(paths)
+            if state is not None and state.state in targets:
+                return state
+            raise NodeExitedError(f"node {paths.name!r} exited" + _log_hint(paths))
+        if time.monotonic() >= deadline:
+            current = state.state if state else "no state yet"
+            raise StateTimeoutError(
+                f"node {paths.name!r} did not reach {' or '.join(targets)} within "
+                f"{timeout:g} s (it is {current})"
+            )
+        time.sleep(_POLL_INTERVAL)
+
+
+def _read_state_quietly(paths: NodePaths) -> NodeState | None:
+    # The node replaces state.json atomically, but tolerate a reader racing a first write.
+    try:
+        return read_node_state(paths)
+    except FormatError:
+        return None
+
+
+def _log_hint(paths: NodePaths) -> str:
+    tail = log_tail(paths)
+    return f"; last lines of {paths.log}:\n{tail}" if tail else ""
+
+
+def log_tail(paths: NodePaths, max_bytes: int = _LOG_TAIL_BYTES) -> str:
+    try:
+        with paths.log.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return "\n".join(lines[-15:])
+
+
+def follow_log(
+    paths: NodePaths, *, follow: bool, poll: float = 0.2, stop: Callable[[], bool] | None = None
+) -> Iterator[str]:
+    """Yield the node's log lines; with ``follow``, keep yielding new ones as they come."""
+    try:
+        f = paths.log.open("rb")
+    except FileNotFoundError:
+        return
+    with f:
+        pending = b""
+        while True:
+            chunk = f.read(64 * 1024)
+            if chunk:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", errors="replace")
+                continue
+            if not follow or (stop is not None and stop()):
+                if pending:
+                    yield pending.decode("utf-8", errors="replace")
+                return
+            time.sleep(poll)
+
+
+def stop_node(name: str, *, grace: float = DEFAULT_STOP_GRACE, remove: bool = False) -> bool:
+    """SIGTERM the node, SIGKILL it after ``grace`` seconds; True if it was running.
+
+    With ``remove``, the node directory (its record, log and sealed data) is deleted too.
+    """
+    paths = existing_node(name)
+    pid = read_pid(paths)
+    was_running = pid is not None and is_running(paths, pid)
+    if pid is not None and was_running:
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while is_running(paths, pid) and time.monotonic() < deadline:
+            time.sleep(_POLL_INTERVAL)
+        if is_running(paths, pid):
+            _signal_group(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+            while is_running(paths, pid) and time.monotonic() < deadline:
+                time.sleep(_POLL_INTERVAL)
+        child = _children.pop(pid, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=1.0)
+    if remove:
+        shutil.rmtree(paths.root, ignore_errors=True)
+    return was_running
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # The node leads its own session (start_new_session): signal its whole process group so
+    # that any worker it started goes too.
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def restart_node(name: str, *, grace: float = DEFAULT_STOP_GRACE) -> NodePaths:
+    """Stop the node if it runs and start it again from the same directory (does not wait)."""
+    paths = existing_node(name)
+    stop_node(name, grace=grace)
+    spec = read_spec(paths)
+    _check_port_free(spec.host, spec.port)
+    start_node(paths)
+    return paths

@@ -1,0 +1,1 @@
+"""veil.owner: what the app owner runs — verify evidence, seal secrets, deploy."""

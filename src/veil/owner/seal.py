@@ -1,0 +1,126 @@
+"""Seal the owner's secrets (code key, app secrets, TLS key) to one verified enclave instance."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from veil.crypto.digest import sha256_tagged
+from veil.crypto.keyfiles import read_limited_file
+from veil.crypto.keys import CodeKey
+from veil.errors import BindingError, ConfigError, FormatError
+from veil.owner.verify import OwnerVerifiedEnclave
+from veil.package.source import MAX_CERTIFICATE_BYTES
+from veil.sealing.binding import format_instance_binding
+from veil.sealing.envelope import seal
+from veil.sealing.secrets import MAX_SECRETS_BYTES, SecretsPayload
+
+__all__ = [
+    "MAX_APP_SECRETS_FILE_BYTES",
+    "MAX_TLS_KEY_BYTES",
+    "OwnerTls",
+    "build_payload",
+    "read_app_secrets",
+    "seal_for_enclave",
+]
+
+#: Largest SECRETS.json read, in bytes: everything must fit one sealed payload anyway.
+MAX_APP_SECRETS_FILE_BYTES: Final = MAX_SECRETS_BYTES
+#: Largest TLS private key file read, in bytes (an RSA-8192 PEM key is about 6.5 KiB).
+MAX_TLS_KEY_BYTES: Final = 64 * 1024
+
+
+def read_app_secrets(path: Path) -> dict[str, str]:
+    """SECRETS.json: one JSON object of ``NAME: "value"`` strings (names like env variables)."""
+    data = read_limited_file(
+        path, max_bytes=MAX_APP_SECRETS_FILE_BYTES, what="secrets file", private=True
+    )
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise FormatError(f"{path} is not valid JSON") from e
+    if not isinstance(document, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in document.items()
+    ):
+        raise FormatError(f'{path} must be a JSON object of strings: {{"NAME": "value", ...}}')
+    return dict(document)
+
+
+@dataclass(frozen=True, repr=False)
+class OwnerTls:
+    """The owner's certificate chain and private key, for the owner-certificate scenario."""
+
+    certificate_chain_pem: bytes
+    private_key_pem: bytes
+
+    @classmethod
+    def from_files(cls, certificate: Path, private_key: Path) -> OwnerTls:
+        chain = read_limited_file(
+            certificate, max_bytes=MAX_CERTIFICATE_BYTES, what="certificate", private=False
+        )
+        key = read_limited_file(
+            private_key, max_bytes=MAX_TLS_KEY_BYTES, what="TLS private key", private=True
+        )
+        return cls(certificate_chain_pem=chain, private_key_pem=key)
+
+    def __repr__(self) -> str:
+        return "OwnerTls(private key hidden)"
+
+
+def _check_tls(enclave: OwnerVerifiedEnclave, tls: OwnerTls | None) -> None:
+    security = enclave.header.security_config
+    if security.tls_scenario != "owner-certificate":
+        if tls is not None:
+            raise ConfigError(
+                f"the package's TLS scenario is {security.tls_scenario}: it takes no owner "
+                "certificate or key"
+            )
+        return
+    if tls is None:
+        raise ConfigError(
+            "the package uses the owner-certificate scenario: give the certificate's private key "
+            "(--tls-key) so it can be sealed to the enclave"
+        )
+    pinned = security.tls_certificate_sha256
+    if pinned is None or sha256_tagged(tls.certificate_chain_pem) != pinned:
+        raise BindingError(
+            "the TLS certificate is not the one packaged in the app (its sha256 differs from the "
+            "package's security config)"
+        )
+
+
+def build_payload(
+    enclave: OwnerVerifiedEnclave,
+    *,
+    code_key: CodeKey,
+    app_secrets: Mapping[str, str] | None = None,
+    tls: OwnerTls | None = None,
+    now: datetime | None = None,
+) -> SecretsPayload:
+    """The payload for ``enclave``: only a verified enclave can be named here."""
+    if code_key.key_id != enclave.header.key_id:
+        raise BindingError(
+            f"the code key {code_key.key_id} is not the package's key {enclave.header.key_id}"
+        )
+    _check_tls(enclave, tls)
+    return SecretsPayload(
+        code_key=code_key,
+        package_fingerprint=enclave.fingerprint,
+        instance_binding=format_instance_binding(enclave.instance_binding()),
+        app_secrets=dict(app_secrets or {}),
+        tls_private_key_pem=tls.private_key_pem if tls else None,
+        tls_certificate_chain_pem=tls.certificate_chain_pem if tls else None,
+        issued_at=now,
+    )
+
+
+def seal_for_enclave(enclave: OwnerVerifiedEnclave, payload: SecretsPayload) -> bytes:
+    """The sealed envelope only ``enclave`` (this very instance) can open."""
+    binding = enclave.instance_binding()
+    if payload.instance_binding != format_instance_binding(binding):
+        raise BindingError("the payload is bound to another enclave instance")
+    return seal(payload.to_bytes(), recipient=enclave.sealing_public_key, binding=binding)

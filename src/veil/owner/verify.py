@@ -1,0 +1,169 @@
+"""The owner's check of evidence.json against the package they built, before sealing secrets."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from cryptography.hazmat.primitives import serialization
+
+from veil.attestation.collateral import Collateral
+from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
+from veil.client.expect import ExpectedApp, build_policy, check_claims
+from veil.crypto.hpke import SealingPublicKey, SealingSuite
+from veil.enclave.backends.interface import Measurement
+from veil.errors import BindingError, FormatError, OperationError
+from veil.package.encrypted import PackageHeader, read_package_header
+from veil.ratls.evidence import VerifiedEvidence, verify_evidence_document
+from veil.ratls.extension import RatlsClaims
+from veil.sealing.binding import instance_binding
+
+__all__ = [
+    "OwnerVerifiedEnclave",
+    "PackageMismatchError",
+    "read_evidence_file",
+    "verify_owner_evidence",
+]
+
+_MAX_FILE_BYTES: Final = MAX_EVIDENCE_BYTES
+
+
+class PackageMismatchError(BindingError):
+    """The evidence is for another app than the owner's package (a swapped package?)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnerVerifiedEnclave:
+    """An enclave whose evidence verified and which runs exactly the owner's package."""
+
+    evidence: VerifiedEvidence
+    header: PackageHeader
+
+    @property
+    def document(self) -> EvidenceDocument:
+        return self.evidence.document
+
+    @property
+    def ratls_certificate_pem(self) -> bytes:
+        return self.evidence.certificate.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def tls_public_key_der(self) -> bytes:
+        return self.evidence.certificate.public_key_der
+
+    @property
+    def sealing_public_key(self) -> SealingPublicKey:
+        info = self.document.sealing
+        try:
+            suite = SealingSuite(info.suite)
+        except ValueError as e:
+            raise FormatError(f"evidence names an unknown sealing suite {info.suite!r}") from e
+        return SealingPublicKey.from_bytes(info.public_key, suite=suite)
+
+    @property
+    def instance_id(self) -> str:
+        return self.document.deployment.instance_id
+
+    @property
+    def fingerprint(self) -> str:
+        return self.header.fingerprint
+
+    def instance_binding(self) -> bytes:
+        """The binding sealed secrets for this enclave instance must carry."""
+        return instance_binding(
+            instance_id=self.instance_id,
+            tls_public_key_der=self.tls_public_key_der,
+            sealing_public_key=self.document.sealing.public_key,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        quote = self.evidence.verified_quote
+        return {
+            "verified": True,
+            "app_name": self.header.app_name,
+            "fingerprint": self.fingerprint,
+            "instance_id": self.instance_id,
+            "tee": quote.tee.value,
+            "measurements": dict(quote.measurements),
+            "tcb_status": quote.tcb_status.value,
+            "runtime": {
+                "version": self.document.runtime.version,
+                "digest": self.document.runtime.digest,
+            },
+            "sans": list(self.document.deployment.sans),
+            "port": self.document.deployment.port,
+            "verified_at": quote.verified_at.isoformat(),
+        }
+
+
+def read_evidence_file(path: Path) -> EvidenceDocument:
+    try:
+        with path.open("rb") as f:
+            data = f.read(_MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise OperationError(f"cannot read {path}: {e.strerror or e}") from e
+    return EvidenceDocument.from_json(data)
+
+
+def verify_owner_evidence(
+    document: EvidenceDocument,
+    package: PackageHeader | Path,
+    *,
+    now: datetime,
+    allow_simulated_insecure: bool = False,
+    allow_debug_insecure: bool = False,
+    simulation_root_public_key: bytes | None = None,
+    collateral: Collateral | None = None,
+    expected_measurement: Measurement | None = None,
+) -> OwnerVerifiedEnclave:
+    """Verify ``document`` as the owner of ``package``.
+
+    1. The evidence names the package's app (name and fingerprint): otherwise the operator
+       started another package, and the error says so.
+    2. The evidence's runtime is the veil runtime installed here.
+    3. The quote, collateral and RA-TLS certificate verify at ``now``; the default policy
+       holds (simulated and debug enclaves refused unless allowed); the measurement equals the
+       one recomputed for (this runtime, the package's fingerprint and security config).
+    4. Every field of the document equals what the attested enclave signed.
+    """
+    header = read_package_header(package) if isinstance(package, Path) else package
+    if not hmac.compare_digest(document.app.fingerprint.encode(), header.fingerprint.encode()):
+        raise PackageMismatchError(
+            f"the evidence is for app fingerprint {document.app.fingerprint}, but your package "
+            f"is {header.fingerprint}: the enclave runs another package"
+        )
+    if document.app.name != header.app_name:
+        raise PackageMismatchError(
+            f"the evidence is for app {document.app.name!r}, your package is {header.app_name!r}"
+        )
+    expected = ExpectedApp(
+        fingerprint=header.fingerprint,
+        security_config_json=header.security_config_json,
+        measurement=expected_measurement,
+    )
+    check_claims(
+        RatlsClaims(
+            app_fingerprint=document.app.fingerprint,
+            runtime_version=document.runtime.version,
+            runtime_digest=document.runtime.digest,
+            instance_id=document.deployment.instance_id,
+        ),
+        expected,
+    )
+    policy = build_policy(
+        expected,
+        document.tee,
+        allow_simulated_insecure=allow_simulated_insecure,
+        allow_debug_insecure=allow_debug_insecure,
+    )
+    verified = verify_evidence_document(
+        document,
+        policy=policy,
+        now=now,
+        collateral=collateral,
+        simulation_root_public_key=simulation_root_public_key,
+    )
+    return OwnerVerifiedEnclave(evidence=verified, header=header)

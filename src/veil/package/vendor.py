@@ -1,0 +1,257 @@
+"""Dependency vendoring: resolve an app's dependencies into hash-locked wheels with pip.
+
+This is the one module of :mod:`veil.package` that runs a process (``python -m pip download``);
+everything else in the package core only reads files and produces bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256, sha256_tagged
+from veil.errors import ConfigError, FormatError, OperationError
+from veil.package.archive import RESERVED_DIR, ArchiveMember
+from veil.package.config import DependencyConfig
+from veil.package.security import canonical_json
+
+__all__ = [
+    "LOCK_PATH",
+    "LOCK_VERSION",
+    "MAX_LOCK_BYTES",
+    "WHEELS_DIR",
+    "LockedWheel",
+    "VendorError",
+    "VendoredDependencies",
+    "WheelLock",
+    "install_requirements",
+    "vendor_dependencies",
+    "verify_vendored",
+]
+
+#: Where the wheels go inside the archive.
+WHEELS_DIR: Final = f"{RESERVED_DIR}/wheels"
+#: Where the lock goes inside the archive.
+LOCK_PATH: Final = f"{RESERVED_DIR}/lock.json"
+LOCK_VERSION: Final = 1
+#: Largest lock file accepted, in bytes (about 120 bytes per wheel).
+MAX_LOCK_BYTES: Final = 1024 * 1024
+#: How long ``pip download`` may run, in seconds (a large dependency tree on a slow mirror).
+PIP_TIMEOUT_SECONDS: Final = 1800
+_HASH_READ_SIZE: Final = 1 << 20
+
+
+class VendorError(OperationError):
+    """pip could not resolve or download the app's dependencies as wheels."""
+
+
+@dataclass(frozen=True, order=True)
+class LockedWheel:
+    filename: str
+    sha256: str  # "sha256:<hex>"
+
+
+@dataclass(frozen=True)
+class WheelLock:
+    """The vendored wheels, sorted by file name, each with its SHA-256."""
+
+    wheels: tuple[LockedWheel, ...]
+
+    def to_json(self) -> bytes:
+        doc = {
+            "version": LOCK_VERSION,
+            "wheels": [{"filename": w.filename, "sha256": w.sha256} for w in self.wheels],
+        }
+        return canonical_json(doc) + b"\n"
+
+    def digest(self) -> str:
+        return sha256_tagged(self.to_json())
+
+    @classmethod
+    def from_json(cls, data: bytes) -> WheelLock:
+        if len(data) > MAX_LOCK_BYTES:
+            raise FormatError(f"wheel lock exceeds {MAX_LOCK_BYTES} bytes")
+        try:
+            doc = json.loads(data)
+        except ValueError as e:
+            raise FormatError(f"wheel lock is not JSON: {e}") from None
+        if not isinstance(doc, dict) or doc.get("version") != LOCK_VERSION:
+            raise FormatError(f"wheel lock must be an object with version {LOCK_VERSION}")
+        entries = doc.get("wheels")
+        if set(doc) != {"version", "wheels"} or not isinstance(entries, list):
+            raise FormatError("wheel lock must have exactly 'version' and 'wheels' (a list)")
+        wheels = []
+        for entry in entries:
+            if not isinstance(entry, dict) or set(entry) != {"filename", "sha256"}:
+                raise FormatError("each locked wheel has exactly 'filename' and 'sha256'")
+            filename, digest = entry["filename"], entry["sha256"]
+            if not isinstance(filename, str) or not isinstance(digest, str):
+                raise FormatError("locked wheel filename and sha256 must be strings")
+            _check_wheel_filename(filename)
+            parse_tagged_sha256(digest)
+            wheels.append(LockedWheel(filename, digest))
+        lock = cls(tuple(wheels))
+        if lock.to_json() != data:
+            raise FormatError("wheel lock is not in canonical form (sorted, compact JSON)")
+        return lock
+
+
+def _check_wheel_filename(filename: str) -> None:
+    if "/" in filename or filename.startswith("."):
+        raise FormatError(f"not a wheel file name: {filename!r}")
+    try:
+        parse_wheel_filename(filename)
+    except InvalidWheelFilename as e:
+        raise FormatError(f"not a wheel file name: {filename!r}: {e}") from None
+
+
+def _file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(_HASH_READ_SIZE):
+            hasher.update(block)
+    return format_tagged_sha256(hasher.digest())
+
+
+def _lock_directory(wheels_dir: Path) -> WheelLock:
+    wheels = []
+    for path in sorted(wheels_dir.iterdir(), key=lambda p: p.name.encode()):
+        if not path.is_file() or path.is_symlink():
+            raise VendorError(f"pip left something other than a wheel: {path.name}")
+        try:
+            _check_wheel_filename(path.name)
+        except FormatError as e:
+            raise VendorError(f"pip left something other than a wheel: {e}") from None
+        wheels.append(LockedWheel(path.name, _file_sha256(path)))
+    return WheelLock(tuple(wheels))
+
+
+@dataclass(frozen=True)
+class VendoredDependencies:
+    """Wheels downloaded into ``directory`` (a scratch directory) and their lock."""
+
+    directory: Path
+    lock: WheelLock
+
+    def archive_members(self) -> list[ArchiveMember]:
+        lock_file = self.directory.parent / "lock.json"
+        members = [ArchiveMember(LOCK_PATH, lock_file, lock_file.stat().st_size, False)]
+        for wheel in self.lock.wheels:
+            source = self.directory / wheel.filename
+            members.append(
+                ArchiveMember(
+                    f"{WHEELS_DIR}/{wheel.filename}", source, source.stat().st_size, False
+                )
+            )
+        return members
+
+
+def _requirements_file(app_dir: Path, deps: DependencyConfig, scratch: Path) -> Path:
+    if deps.requirements is not None:
+        path = app_dir / deps.requirements
+        if not path.is_file():
+            raise ConfigError(
+                f"{app_dir / 'veil.toml'}: key 'dependencies.requirements': {path} is not a file"
+            )
+        return path
+    pyproject = app_dir / "pyproject.toml"
+    try:
+        doc = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(
+            f"{app_dir / 'veil.toml'}: key 'dependencies.pyproject': cannot read {pyproject}: {e}"
+        ) from None
+    project = doc.get("project", {})
+    requirements = project.get("dependencies", []) if isinstance(project, dict) else None
+    if not isinstance(requirements, list) or not all(isinstance(r, str) for r in requirements):
+        raise ConfigError(f"{pyproject}: [project] dependencies must be a list of strings")
+    generated = scratch / "pyproject-requirements.txt"
+    generated.write_text("".join(f"{r}\n" for r in requirements), "utf-8")
+    return generated
+
+
+def vendor_dependencies(
+    app_dir: Path,
+    deps: DependencyConfig,
+    *,
+    scratch: Path,
+    find_links: Sequence[Path] = (),
+    no_index: bool = False,
+    python: str = sys.executable,
+) -> VendoredDependencies:
+    """Download the app's dependencies as wheels into ``scratch`` and lock them.
+
+    Runs ``python -m pip download --only-binary=:all:`` (never an sdist: nothing is built, and
+    nothing runs at spawn time). ``find_links``/``no_index`` select a local wheel directory
+    instead of, or as well as, the index. When the requirements carry ``--hash`` options pip
+    checks them (``--require-hashes``).
+    """
+    if not deps.declared:
+        raise ValueError("the app declares no dependencies")
+    wheels_dir = scratch / "wheels"
+    wheels_dir.mkdir(parents=True, exist_ok=False)
+    requirements = _requirements_file(app_dir, deps, scratch)
+    argv = [python, "-m", "pip", "download", "--only-binary=:all:", "--dest", str(wheels_dir)]
+    argv += ["--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--quiet"]
+    argv += ["-r", str(requirements)]
+    if "--hash" in requirements.read_text("utf-8"):
+        argv.append("--require-hashes")
+    if no_index:
+        argv.append("--no-index")
+    for directory in find_links:
+        argv += ["--find-links", str(directory)]
+    for platform in deps.platforms:
+        argv += ["--platform", platform]
+    if deps.python_version is not None:
+        argv += ["--python-version", deps.python_version]
+    try:
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise VendorError(f"could not run pip download: {e}") from e
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise VendorError("pip download failed: " + (detail[-1] if detail else "no output"))
+    lock = _lock_directory(wheels_dir)
+    (scratch / "lock.json").write_bytes(lock.to_json())
+    return VendoredDependencies(directory=wheels_dir, lock=lock)
+
+
+def verify_vendored(root: Path) -> WheelLock:
+    """Check an extracted app's ``.veil/wheels`` against ``.veil/lock.json``, both ways.
+
+    ``FormatError`` if a wheel is missing, extra, or has another digest.
+    """
+    lock_file = root / LOCK_PATH
+    with lock_file.open("rb") as f:
+        lock = WheelLock.from_json(f.read(MAX_LOCK_BYTES + 1))
+    wheels_dir = root / WHEELS_DIR
+    present = sorted(p.name for p in wheels_dir.iterdir()) if wheels_dir.is_dir() else []
+    if present != sorted(w.filename for w in lock.wheels):
+        raise FormatError("vendored wheels do not match the lock")
+    for wheel in lock.wheels:
+        if _file_sha256(wheels_dir / wheel.filename) != wheel.sha256:
+            raise FormatError(f"vendored wheel {wheel.filename} does not match its locked digest")
+    return lock
+
+
+def install_requirements(lock: WheelLock, wheels_dir: Path) -> str:
+    """A requirements file that installs exactly the locked wheels, hash-checked, offline::
+
+    python -m pip install --no-index --no-deps --require-hashes -r <this file>
+    """
+    lines = []
+    for wheel in lock.wheels:
+        hex_digest = parse_tagged_sha256(wheel.sha256).hex()
+        lines.append(f"{(wheels_dir / wheel.filename).absolute()} --hash=sha256:{hex_digest}\n")
+    return "".join(lines)

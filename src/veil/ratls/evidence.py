@@ -1,0 +1,118 @@
+"""Verify an evidence.json document: its certificate, quote, policy, and that every claim in the
+document equals what the attested enclave signed.
+
+It lives in ``veil.ratls`` (not beside the model in ``veil.attestation.evidence``) because it
+needs the RA-TLS reader, and ``ratls`` depends on ``attestation``, never the reverse.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+
+from veil.attestation.collateral import Collateral
+from veil.attestation.evidence import EvidenceDocument
+from veil.attestation.policy import Policy
+from veil.attestation.result import VerifiedQuote
+from veil.attestation.verifier import VerifiedCollateral, VerifyOptions
+from veil.errors import BindingError
+from veil.ratls.extract import RatlsFormat, read_ratls_evidence
+from veil.ratls.verify import VerifiedRatlsCertificate, verify_ratls_evidence
+
+__all__ = ["EvidenceMismatchError", "VerifiedEvidence", "verify_evidence_document"]
+
+
+class EvidenceMismatchError(BindingError):
+    """A field of evidence.json differs from what the attested certificate says."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifiedEvidence:
+    """An evidence document whose certificate and quote verified and whose claims all match."""
+
+    document: EvidenceDocument
+    certificate: VerifiedRatlsCertificate
+
+    @property
+    def verified_quote(self) -> VerifiedQuote:
+        return self.certificate.verified_quote
+
+
+def _same(field: str, in_document: object, in_certificate: object) -> None:
+    equal = (
+        hmac.compare_digest(in_document, in_certificate)
+        if isinstance(in_document, bytes) and isinstance(in_certificate, bytes)
+        else in_document == in_certificate
+    )
+    if not equal:
+        raise EvidenceMismatchError(
+            f"evidence {field} is {in_document!r} but the attested certificate says "
+            f"{in_certificate!r}"
+        )
+
+
+def _certificate_names(certificate: x509.Certificate) -> frozenset[str]:
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return frozenset()
+    names = set(san.get_values_for_type(x509.DNSName))
+    names.update(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+    return frozenset(names)
+
+
+def verify_evidence_document(
+    document: EvidenceDocument,
+    *,
+    policy: Policy,
+    now: datetime,
+    collateral: Collateral | VerifiedCollateral | None = None,
+    simulation_root_public_key: bytes | None = None,
+    options: VerifyOptions | None = None,
+) -> VerifiedEvidence:
+    """Verify ``document`` at ``now`` under ``policy``.
+
+    ``collateral`` (e.g. fresher, from a PCCS) overrides the collateral embedded in the
+    document. For simulated evidence the document's own root key is used unless
+    ``simulation_root_public_key`` pins one — simulated evidence proves nothing either way and
+    every default policy refuses it.
+    """
+    evidence = read_ratls_evidence(document.ratls_certificate)
+    if evidence.format is not RatlsFormat.VEIL or evidence.veil is None:
+        raise EvidenceMismatchError(
+            f"evidence.json needs a veil RA-TLS certificate, got the {evidence.format.value} format"
+        )
+    signed = evidence.veil
+    _same("quote", document.quote, evidence.quote)
+    _same("tee", document.tee, signed.tee)
+    _same("sealing.public_key", document.sealing.public_key, signed.sealing_public_key)
+    _same("sealing.suite", document.sealing.suite, signed.sealing_suite)
+    _same("deployment.nonce", document.deployment.nonce, signed.nonce)
+    _same("app.fingerprint", document.app.fingerprint, signed.claims.app_fingerprint)
+    _same("runtime.version", document.runtime.version, signed.claims.runtime_version)
+    _same("runtime.digest", document.runtime.digest, signed.claims.runtime_digest)
+    _same("deployment.instance_id", document.deployment.instance_id, signed.claims.instance_id)
+    _same(
+        "deployment.sans",
+        sorted(set(document.deployment.sans)),
+        sorted(_certificate_names(evidence.certificate)),
+    )
+
+    root = document.simulation_root_public_key
+    if simulation_root_public_key is not None:
+        if root is not None:
+            _same("simulation_root_public_key", root, simulation_root_public_key)
+        root = simulation_root_public_key
+    verified = verify_ratls_evidence(
+        evidence,
+        policy=policy,
+        now=now,
+        collateral=collateral if collateral is not None else document.collateral,
+        simulation_root_public_key=root,
+        expected_nonce=document.deployment.nonce or None,
+        options=options,
+    )
+    return VerifiedEvidence(document=document, certificate=verified)
