@@ -70,10 +70,10 @@ def _oid(dotted: str) -> bytes:
     body = bytearray()
     for arc in [40 * arcs[0] + arcs[1], *arcs[2:]]:
         chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
+        rest = arc >> 7
+        while rest:
+            chunk.append(0x80 | (rest & 0x7F))
+            rest >>= 7
         body.extend(reversed(chunk))
     return _tlv(0x06, bytes(body))
 
@@ -231,15 +231,37 @@ class SyntheticPki:
                 )
             return builder.sign(signer, hashes.SHA256())
 
-        root = build("Intel SGX Root CA", "Intel SGX Root CA", root_key, root_key,
-                     ca=True, path_length=1, serial=0x1001)
-        pck_ca = build("Intel SGX PCK Platform CA", "Intel SGX Root CA", pck_ca_key, root_key,
-                       ca=True, path_length=0, serial=0x2002)
-        tcb_signer = build("Intel SGX TCB Signing", "Intel SGX Root CA", tcb_key, root_key,
-                           ca=False, serial=0x3003)
+        root = build(
+            "Intel SGX Root CA",
+            "Intel SGX Root CA",
+            root_key,
+            root_key,
+            ca=True,
+            path_length=1,
+            serial=0x1001,
+        )
+        pck_ca = build(
+            "Intel SGX PCK Platform CA",
+            "Intel SGX Root CA",
+            pck_ca_key,
+            root_key,
+            ca=True,
+            path_length=0,
+            serial=0x2002,
+        )
+        tcb_signer = build(
+            "Intel SGX TCB Signing", "Intel SGX Root CA", tcb_key, root_key, ca=False, serial=0x3003
+        )
         extension = encode_sgx_extension(fmspc=fmspc, components=components, pce_svn=pce_svn)
-        pck = build("Intel SGX PCK Certificate", "Intel SGX PCK Platform CA", pck_key, pck_ca_key,
-                    ca=False, serial=0x4004, extra=extension)
+        pck = build(
+            "Intel SGX PCK Certificate",
+            "Intel SGX PCK Platform CA",
+            pck_key,
+            pck_ca_key,
+            ca=False,
+            serial=0x4004,
+            extra=extension,
+        )
         return cls(now, root_key, root, pck_ca_key, pck_ca, tcb_key, tcb_signer, pck_key, pck,
                    fmspc, pce_svn, components)  # fmt: skip
 
@@ -277,7 +299,9 @@ class SyntheticPki:
         if tcb_id == "TDX":
             tcb["tdxtcbcomponents"] = [{"svn": 0} for _ in range(16)]
             extra["tdxModule"] = {
-                "mrsigner": "00" * 48, "attributes": "00" * 8, "attributesMask": "FF" * 8
+                "mrsigner": "00" * 48,
+                "attributes": "00" * 8,
+                "attributesMask": "FF" * 8,
             }
         level = {"tcb": tcb, "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": status}
         document = {
@@ -309,8 +333,11 @@ class SyntheticPki:
             "mrsigner": report.mr_signer.hex().upper(),
             "isvprodid": report.isv_prod_id,
             "tcbLevels": [
-                {"tcb": {"isvsvn": report.isv_svn}, "tcbDate": "2024-03-13T00:00:00Z",
-                 "tcbStatus": "UpToDate"}  # fmt: skip
+                {
+                    "tcb": {"isvsvn": report.isv_svn},
+                    "tcbDate": "2024-03-13T00:00:00Z",
+                    "tcbStatus": "UpToDate",
+                }
             ],
         }
         return json.dumps(document, separators=(",", ":")).encode()
@@ -368,4 +395,3 @@ class SyntheticPki:
 
 def _instant(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -314,7 +315,5 @@ def test_query_for_a_quote_without_a_readable_pck(vectors_dir: Path) -> None:
         qe_auth_data=quote.certification.qe_auth_data,
         pck_cert_chain_pem=b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
     )
-    from dataclasses import replace
-
     with pytest.raises(QuoteFormatError, match="PCK certificate is unreadable"):
         query_for(replace(quote, certification=broken))

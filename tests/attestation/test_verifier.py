@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,17 @@ def t_collateral(vectors_dir: Path) -> Collateral:
     )
 
 
+Bases = tuple[tuple[bytes, Collateral], tuple[bytes, Collateral]]
+
+
+@pytest.fixture(scope="module")
+def bases(
+    s_quote: bytes, s_collateral: Collateral, t_quote: bytes, t_collateral: Collateral
+) -> Bases:
+    """The negative table's base vectors S (SGX) and T (TDX), each with its collateral."""
+    return (s_quote, s_collateral), (t_quote, t_collateral)
+
+
 def _refused(quote: bytes, collateral: Collateral, now: datetime, step: str) -> str:
     with pytest.raises(QuoteVerificationError) as caught:
         verify_quote(quote, collateral, now=now)
@@ -72,6 +84,11 @@ def _signed_prefix_of_v4_tdx_quote(quote: bytes) -> bytes:
     """Header (48) + TD report 1.0 (584) + u32 signature data length + signature data."""
     size = int.from_bytes(quote[632:636], "little")
     return quote[: 636 + size]
+
+
+def _with(collateral: Collateral, field: str, value: bytes) -> Collateral:
+    changes: dict[str, Any] = {field: value}
+    return dataclasses.replace(collateral, **changes)
 
 
 def _flip(data: bytes, offset: int, mask: int = 0x01) -> bytes:
@@ -193,9 +210,9 @@ def test_attribute_rejects_are_the_policys_job_not_the_verifiers(
     elif reason == "svc":
         assert int(verified.measurements["mr_service_td"], 16) != 0
     else:
-        assert not int.from_bytes(bytes.fromhex(verified.measurements["td_attributes"]), "little") & (
-            1 << 28
-        )
+        assert not int.from_bytes(
+            bytes.fromhex(verified.measurements["td_attributes"]), "little"
+        ) & (1 << 28)
     with pytest.raises(PolicyError):
         default_policy(allow_tcb_statuses=ALL_STATUSES).check(verified)
 
@@ -203,7 +220,9 @@ def test_attribute_rejects_are_the_policys_job_not_the_verifiers(
 # ----- §A: bundles shipped with their own collateral -------------------------------------------
 
 
-def test_section_a_sgx_quote_with_its_own_collateral(s_quote: bytes, s_collateral: Collateral) -> None:
+def test_section_a_sgx_quote_with_its_own_collateral(
+    s_quote: bytes, s_collateral: Collateral
+) -> None:
     verified = verify_quote(s_quote, s_collateral, now=S_T_NOW)
     assert verified.tcb_status is TcbStatus.CONFIGURATION_AND_SW_HARDENING_NEEDED
     assert verified.advisory_ids == ("INTEL-SA-00289", "INTEL-SA-00615")
@@ -212,7 +231,9 @@ def test_section_a_sgx_quote_with_its_own_collateral(s_quote: bytes, s_collatera
     assert verified.measurements["mr_enclave"].startswith("33d8736d")
 
 
-def test_section_a_tdx_quote_with_its_own_collateral(t_quote: bytes, t_collateral: Collateral) -> None:
+def test_section_a_tdx_quote_with_its_own_collateral(
+    t_quote: bytes, t_collateral: Collateral
+) -> None:
     verified = verify_quote(t_quote, t_collateral, now=S_T_NOW)
     assert (verified.tee, verified.tcb_status, verified.advisory_ids) == (
         Tee.TDX,
@@ -278,15 +299,9 @@ def test_section_a_cosmian_evidence_has_no_consistent_instant(vectors_dir: Path)
     ],
 )
 def test_negative_quote_byte_flips(
-    name: str,
-    s_offset: int,
-    t_offset: int,
-    step: str,
-    s_quote: bytes,
-    s_collateral: Collateral,
-    t_quote: bytes,
-    t_collateral: Collateral,
+    name: str, s_offset: int, t_offset: int, step: str, bases: Bases
 ) -> None:
+    (s_quote, s_collateral), (t_quote, t_collateral) = bases
     _refused(_flip(s_quote, s_offset), s_collateral, S_T_NOW, step)
     _refused(_flip(t_quote, t_offset), t_collateral, S_T_NOW, step)
 
@@ -336,14 +351,14 @@ def test_n13_signed_json_signature_first_nibble(
     s_quote: bytes, s_collateral: Collateral, field: str, step: str
 ) -> None:
     tampered = _flip(getattr(s_collateral, field), 0, 0x10)
-    _refused(s_quote, dataclasses.replace(s_collateral, **{field: tampered}), S_T_NOW, step)
+    _refused(s_quote, _with(s_collateral, field, tampered), S_T_NOW, step)
 
 
 @pytest.mark.parametrize(("field", "step"), [("pck_crl", "2.6"), ("root_ca_crl", "2.5")])
 def test_n14_crl_last_byte(s_quote: bytes, s_collateral: Collateral, field: str, step: str) -> None:
     crl = getattr(s_collateral, field)
     tampered = _flip(crl, len(crl) - 1)
-    _refused(s_quote, dataclasses.replace(s_collateral, **{field: tampered}), S_T_NOW, step)
+    _refused(s_quote, _with(s_collateral, field, tampered), S_T_NOW, step)
 
 
 def test_n15_tcb_info_expired(s_quote: bytes, s_collateral: Collateral) -> None:
@@ -387,7 +402,9 @@ def test_n_root_quote_chaining_to_intels_sandbox_root_is_refused(
     vectors_dir: Path, s_collateral: Collateral
 ) -> None:
     """Same subject name "Intel SGX Root CA", different key: the pin is on the key."""
-    quote = (vectors_dir / "bytedance-fedlearner" / "graphene_ratls_quote_extracted.bin").read_bytes()
+    quote = (
+        vectors_dir / "bytedance-fedlearner" / "graphene_ratls_quote_extracted.bin"
+    ).read_bytes()
     message = _refused(quote, s_collateral, S_T_NOW, "2.2")
     assert "pinned" in message
 
@@ -466,9 +483,11 @@ def test_warm_collateral_is_bound_to_its_trust_anchor(
 
 def test_now_must_be_timezone_aware(s_quote: bytes, s_collateral: Collateral) -> None:
     with pytest.raises(ValueError, match="timezone"):
-        verify_quote(s_quote, s_collateral, now=datetime(2025, 6, 27))  # noqa: DTZ001
+        verify_quote(s_quote, s_collateral, now=datetime(2025, 6, 27))
 
 
 def test_quote_given_as_hex_file_is_read_by_the_helper(vectors_dir: Path) -> None:
-    quote = read_quote(vectors_dir / "automata-dcap-attestation" / "rust-crates-samples" / "quotev3.hex")
+    quote = read_quote(
+        vectors_dir / "automata-dcap-attestation" / "rust-crates-samples" / "quotev3.hex"
+    )
     assert parse_quote(quote).header.version == 3

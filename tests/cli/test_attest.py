@@ -61,7 +61,13 @@ def test_hex_tdx_quote_verifies(vectors_dir: Path, capsys: pytest.CaptureFixture
 
 
 def test_expected_mrtd_is_enforced(vectors_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    base = [vectors_dir / NEAR_QUOTE, "--collateral", vectors_dir / NEAR_BUNDLE, "--at", NEAR_AT]
+    base: list[str | Path] = [
+        vectors_dir / NEAR_QUOTE,
+        "--collateral",
+        vectors_dir / NEAR_BUNDLE,
+        "--at",
+        NEAR_AT,
+    ]
     code, out, _ = _run(capsys, *base)
     mr_td = out["measurements"]["mr_td"]
     code, out, _ = _run(capsys, *base, "--mrtd", mr_td)
@@ -76,7 +82,13 @@ def test_expected_mrtd_is_enforced(vectors_dir: Path, capsys: pytest.CaptureFixt
 def test_raw_sgx_quote_status_needs_allowing(
     vectors_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = [vectors_dir / SGX_QUOTE, "--collateral", vectors_dir / SGX_BUNDLE, "--at", SGX_AT]
+    base: list[str | Path] = [
+        vectors_dir / SGX_QUOTE,
+        "--collateral",
+        vectors_dir / SGX_BUNDLE,
+        "--at",
+        SGX_AT,
+    ]
     code, out, _ = _run(capsys, *base)
     assert code == 3
     assert out["verified"] is False
@@ -139,7 +151,13 @@ def test_cosmian_certificate_input(
     document = json.loads((vectors_dir / "cosmian-enclave/evidence.json").read_text())
     cert = tmp_path / "cert.pem"
     cert.write_text(document["ratls_certificate"])
-    base = [cert, "--collateral", vectors_dir / COSMIAN_BUNDLE, "--at", COSMIAN_AT]
+    base: list[str | Path] = [
+        cert,
+        "--collateral",
+        vectors_dir / COSMIAN_BUNDLE,
+        "--at",
+        COSMIAN_AT,
+    ]
     code, out, _ = _run(capsys, *base, "--allow-tcb", "OutOfDate")
     assert code == 0
     assert out["input"] == "certificate"
@@ -337,3 +355,25 @@ def test_console_script(vectors_dir: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["verified"] is True
+
+
+def test_sniffing(vectors_dir: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from veil.cli._attest_input import InputKind, sniff
+    from veil.errors import FormatError
+
+    raw = (vectors_dir / SGX_QUOTE).read_bytes()  # embeds a PEM chain: still a quote
+    assert sniff(raw).kind is InputKind.QUOTE
+    hex_input = sniff(b"  0x" + raw[:64].hex().encode() + b"\n " + raw[64:].hex().upper().encode())
+    assert hex_input.kind is InputKind.HEX_QUOTE
+    assert hex_input.data == raw
+    pem = (vectors_dir / "bytedance-fedlearner/graphene_ratls_cert.pem").read_bytes()
+    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    assert sniff(pem).kind is InputKind.CERTIFICATE
+    assert sniff(der).kind is InputKind.CERTIFICATE
+    with pytest.raises(FormatError, match="neither"):
+        sniff(b'{"format": "something-else"}')
+    with pytest.raises(FormatError, match="does not parse"):
+        sniff(b"{broken")

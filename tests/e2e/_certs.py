@@ -43,15 +43,11 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _leaf(
-    builder: x509.CertificateBuilder, names: list[str]
-) -> x509.CertificateBuilder:
+def _leaf(builder: x509.CertificateBuilder, names: list[str]) -> x509.CertificateBuilder:
     return (
         builder.add_extension(_san(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     )
 
 

@@ -70,6 +70,8 @@ async def app(scope, receive, send):
         payload = data.read_text("note.txt") if data.exists("note.txt") else None
     elif path == "/marker-length":
         payload = len(MARKER)
+    elif path == "/boom":
+        raise RuntimeError("{marker}" if MARKER else "")
     body = json.dumps(payload).encode()
     await send({{"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json")]}})
@@ -255,8 +257,7 @@ def sealed_secrets(
 
 def ca_context(certificate_pem: bytes) -> ssl.SSLContext:
     """A client context trusting exactly ``certificate_pem`` (what ``veil verify`` saves)."""
-    context = ssl.create_default_context(cadata=certificate_pem.decode())
-    return context
+    return ssl.create_default_context(cadata=certificate_pem.decode())
 
 
 def leaf_spki(certificate_pem: bytes) -> bytes:
@@ -268,7 +269,7 @@ def leaf_spki(certificate_pem: bytes) -> bytes:
 
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:
-    found = []
+    found: list[Path] = []
     if not root.exists():
         return found
     for path in root.rglob("*"):

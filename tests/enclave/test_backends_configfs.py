@@ -107,7 +107,9 @@ def test_recorded_tdx_quote_with_other_report_data_is_refused(
         _open(_tdx(tmp_path, tdx_quote, bind=False)).quote(bytes(range(64)))
 
 
-def test_concurrent_writer_is_retried(tmp_path: Path, tdx_quote: bytes, caplog: pytest.LogCaptureFixture) -> None:
+def test_concurrent_writer_is_retried(
+    tmp_path: Path, tdx_quote: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     kernel = _tdx(tmp_path, tdx_quote)
     backend = _open(kernel)
     kernel.concurrent_writes = 1
@@ -133,7 +135,7 @@ def test_report_data_must_be_64_bytes(tmp_path: Path, tdx_quote: bytes, size: in
 
 
 def test_missing_report_dir(tmp_path: Path) -> None:
-    with pytest.raises(BackendConfigError, match="6.7"):
+    with pytest.raises(BackendConfigError, match=r"6\.7"):
         ConfigfsTsmBackend(runtime=RUNTIME, report_dir=tmp_path / "absent")
 
 

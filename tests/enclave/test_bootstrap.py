@@ -5,8 +5,8 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from veil.enclave import bootstrap
@@ -107,9 +107,7 @@ def test_parse_nonce_limits() -> None:
         parse_nonce("00" * (MAX_NONCE_BYTES + 1))
 
 
-def test_evidence_failure_is_503_without_detail(
-    client: Client, controller: FakeController
-) -> None:
+def test_evidence_failure_is_503_without_detail(client: Client, controller: FakeController) -> None:
     controller.evidence_error = OperationError("device /dev/attestation/quote said SECRET")
     response = client.get("/_veil/evidence")
     assert response.status_code == 503
@@ -177,9 +175,7 @@ def test_oversized_body_is_413_from_content_length(
     assert controller.envelopes == []
 
 
-def test_body_of_exactly_the_limit_is_accepted(
-    client: Client, controller: FakeController
-) -> None:
+def test_body_of_exactly_the_limit_is_accepted(client: Client, controller: FakeController) -> None:
     response = client.post("/_veil/provision", content=b"\x00" * MAX_PROVISION_BYTES)
     assert response.status_code == 202
 
@@ -282,7 +278,7 @@ def test_dispatcher_closes_websockets_before_the_app_is_loaded(
     controller: FakeController,
 ) -> None:
     dispatcher = Dispatcher(build_bootstrap_app(controller), state_name=lambda: "waiting")
-    scope = _http_scope("/ws") | {"type": "websocket"}
+    scope = {**_http_scope("/ws"), "type": "websocket"}
 
     async def receive() -> Message:
         return {"type": "websocket.connect"}

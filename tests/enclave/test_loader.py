@@ -206,7 +206,10 @@ def test_wsgi_app_is_detected_and_served_through_a2wsgi(tmp_path: Path) -> None:
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 2),
     }
-    asyncio.run(loaded.asgi(scope, receive, send))
+    async def call() -> None:
+        await loaded.asgi(scope, receive, send)
+
+    asyncio.run(call())
     assert sent[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"/wsgi-path"
 
@@ -220,9 +223,7 @@ def test_class_based_asgi_app_and_nested_attribute(tmp_path: Path) -> None:
         "class Holder:\n"
         "    app = App()\n",
     )
-    loaded = import_application(
-        app_dir=tmp_path, site_dir=None, application=f"{module}:Holder.app"
-    )
+    loaded = import_application(app_dir=tmp_path, site_dir=None, application=f"{module}:Holder.app")
     assert loaded.interface == "asgi"
 
 
@@ -278,8 +279,12 @@ def test_stale_runtime_dirs_of_dead_processes_are_removed(tmp_path: Path) -> Non
     node_dir, base = tmp_path / "node", tmp_path / "shm"
     node_dir.mkdir()
     base.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     prefix = runtime_dir_prefix(node_dir)
     stale = base / f"{prefix}{int(dead.stdout)}-abc"
     stale.mkdir()

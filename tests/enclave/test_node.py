@@ -66,7 +66,9 @@ def restartable_package(work: Path) -> Package:
     return make_package(app, work / "restartable.veil")
 
 
-def start(work: Path, name: str, package: Package, simulation_dir: Path, **kw: object) -> NodeProcess:
+def start(
+    work: Path, name: str, package: Package, simulation_dir: Path, **kw: object
+) -> NodeProcess:
     node_dir = work / name
     write_node_dir(node_dir, package.path, simulation_dir=simulation_dir, **kw)  # type: ignore[arg-type]
     node = NodeProcess(node_dir)
@@ -165,10 +167,20 @@ def test_provision_then_serve_over_ratls_with_httpx_and_curl(
             assert client.get("/secret-names").json() == ["API_TOKEN"]
             assert client.get("/secret-length").json() == len(SECRET_MARKER)
             assert client.get("/_veil/status").json()["state"] == "serving"
+            # An app exception whose source line and message hold the marker: 500, and the
+            # log says what happened without quoting either.
+            assert client.get("/boom").status_code == 500
         cafile = work / "happy-ratls.pem"
         cafile.write_bytes(pem)
         curl = subprocess.run(
-            ["curl", "--silent", "--show-error", "--cacert", str(cafile), f"{node.url}/marker-length"],
+            [
+                "curl",
+                "--silent",
+                "--show-error",
+                "--cacert",
+                str(cafile),
+                f"{node.url}/marker-length",
+            ],
             capture_output=True,
             text=True,
             timeout=30,
@@ -182,6 +194,7 @@ def test_provision_then_serve_over_ratls_with_httpx_and_curl(
     finally:
         assert node.stop() == 0
     assert_log_is_clean(node)
+    assert b"RuntimeError; traceback withheld" in (node.node_dir / "node.log").read_bytes()
     assert list(runtime_base().glob(runtime_dir_prefix(node.node_dir) + "*")) == []
 
 
@@ -421,7 +434,10 @@ def _owner_certificate(directory: Path) -> tuple[bytes, bytes]:
         .not_valid_after(now + timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("app.example.com"), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("app.example.com"),
+                    x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )
@@ -451,7 +467,9 @@ def test_owner_certificate_scenario(work: Path, simulation_dir: Path) -> None:
         ratls_pem = node.certificate_pem()
         # Without the TLS key the owner-certificate app cannot start: refused, still waiting.
         without_key = sealed_secrets(
-            ratls_pem, node.spec["instance_id"], key=owner_package.key,
+            ratls_pem,
+            node.spec["instance_id"],
+            key=owner_package.key,
             fingerprint=owner_package.fingerprint,
         )
         assert post_envelope(node, without_key).status_code == 403

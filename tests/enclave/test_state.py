@@ -14,7 +14,8 @@ from veil.enclave.state import (
     StateMachine,
     write_json_atomically,
 )
-from veil.host.state import NODE_STATES, NodeState as HostNodeState
+from veil.host.state import NODE_STATES
+from veil.host.state import NodeState as HostNodeState
 
 FINGERPRINT = "sha256:" + "ab" * 32
 
@@ -87,8 +88,10 @@ def test_rejected_attempt_returns_to_waiting(tmp_path: Path) -> None:
         ((NodeState.WAITING,), NodeState.SERVING),
         ((NodeState.WAITING, NodeState.PROVISIONING, NodeState.LOADING), NodeState.WAITING),
         ((NodeState.FAILED,), NodeState.WAITING),
-        ((NodeState.WAITING, NodeState.PROVISIONING, NodeState.LOADING, NodeState.SERVING),
-         NodeState.WAITING),
+        (
+            (NodeState.WAITING, NodeState.PROVISIONING, NodeState.LOADING, NodeState.SERVING),
+            NodeState.WAITING,
+        ),
     ],
 )
 def test_illegal_transitions_are_refused_and_not_persisted(

@@ -59,7 +59,8 @@ def test_round_trip_and_no_plaintext_on_disk(tmp_path: Path) -> None:
     assert len(files) == 1
     blob = files[0].read_bytes()
     assert PLAINTEXT not in blob
-    assert b"today" not in blob and "today" not in files[0].name
+    assert b"today" not in blob
+    assert "today" not in files[0].name
 
 
 def test_text_helpers_names_and_delete(tmp_path: Path) -> None:

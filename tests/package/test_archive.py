@@ -154,7 +154,7 @@ def test_non_utf8_name_refused(tmp_path: Path) -> None:
     root.mkdir()
     (Path(os.fsdecode(bytes(root) + b"/bad\xff"))).write_text("")
     with pytest.raises(ArchiveError, match="UTF-8"):
-        collect_members(root, IgnoreRules([]))
+        ArchivePlan.from_members(collect_members(root, IgnoreRules([])))
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import cbor2
@@ -7,6 +8,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.ratls._certs import MEASUREMENT, NOW, ROOT, pem, self_signed, simulated_quote_fn, spki
 from veil.attestation.errors import PolicyError, QuoteVerificationError
@@ -258,3 +261,22 @@ def test_garbage_and_truncated_input_are_format_errors() -> None:
     for bad in (b"", b"garbage", der[: len(der) // 2], der[:-1]):
         with pytest.raises(RatlsFormatError):
             read_ratls_evidence(bad)
+
+
+_VALID_DER = x509.load_pem_x509_certificate(_issue()).public_bytes(serialization.Encoding.DER)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_reader_on_noise_raises_only_format_error(data: bytes) -> None:
+    with contextlib.suppress(RatlsFormatError):
+        read_ratls_evidence(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=0, max_value=len(_VALID_DER) - 1), st.integers(1, 255))
+def test_reader_on_flipped_certificate_raises_only_typed_errors(offset: int, mask: int) -> None:
+    mutated = bytearray(_VALID_DER)
+    mutated[offset] ^= mask
+    with contextlib.suppress(RatlsFormatError, RatlsBindingError):
+        read_ratls_evidence(bytes(mutated))

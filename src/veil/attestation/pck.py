@@ -98,7 +98,9 @@ class _Der:
             raise PckExtensionError(f"SGX extension truncated at {what}")
         tag, first = data[position], data[position + 1]
         if tag != expected_tag:
-            raise PckExtensionError(f"SGX extension: {what} has tag {tag:#x}, not {expected_tag:#x}")
+            raise PckExtensionError(
+                f"SGX extension: {what} has tag {tag:#x}, not {expected_tag:#x}"
+            )
         position += 2
         if first < 0x80:
             length = first
@@ -124,10 +126,10 @@ def _encode_oid(dotted: str) -> bytes:
     body = bytearray()
     for arc in [40 * arcs[0] + arcs[1], *arcs[2:]]:
         chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
+        rest = arc >> 7
+        while rest:
+            chunk.append(0x80 | (rest & 0x7F))
+            rest >>= 7
         body.extend(reversed(chunk))
     return bytes(body)
 
@@ -147,9 +149,7 @@ def _unsigned(body: bytes, what: str, *, maximum: int) -> int:
     return value
 
 
-def _members(
-    body: bytes, what: str, names: dict[bytes, str]
-) -> dict[str, tuple[int, bytes]]:
+def _members(body: bytes, what: str, names: dict[bytes, str]) -> dict[str, tuple[int, bytes]]:
     """The content of SEQUENCE OF SEQUENCE { OID, value } → {oid: (value tag, value body)}.
 
     Only OIDs in ``names`` are accepted; each may appear once.
@@ -254,4 +254,3 @@ class PckExtension:
         if not isinstance(value, x509.UnrecognizedExtension):  # pragma: no cover - private OID
             raise PckExtensionError("the SGX extension was decoded unexpectedly")
         return cls.from_der(value.value)
-

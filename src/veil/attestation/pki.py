@@ -7,12 +7,13 @@ as data (:class:`ValidityWindow`) so a verified chain can be re-checked against 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -27,10 +28,10 @@ __all__ = [
     "KnownCertificates",
     "ValidityWindow",
     "VerifiedCrl",
-    "check_not_revoked",
-    "check_windows",
     "chain_windows",
+    "check_not_revoked",
     "load_pem_chain",
+    "p256_key",
     "public_key_bytes",
     "verify_chain",
     "verify_crl",
@@ -42,6 +43,56 @@ MAX_CHAIN_CERTIFICATES = 4
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _UNDERSTOOD_CRITICAL = frozenset({ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE})
+
+
+def _children(der: bytes, count: int) -> list[bytes]:
+    """The first ``count`` TLVs (raw, tag included) inside the DER SEQUENCE ``der``.
+
+    Names are compared as DER bytes (as webpki does), which avoids decoding them into
+    Python objects on every verification. ``cryptography`` already parsed these bytes, so
+    a failure here means a bug or a malformed structure: ValueError, wrapped by callers.
+    """
+    if len(der) < 2 or der[0] != 0x30:
+        raise ValueError("not a DER SEQUENCE")
+    position = _header_length(der, 0)
+    items: list[bytes] = []
+    while len(items) < count:
+        if position + 2 > len(der):
+            raise ValueError("truncated DER")
+        header = _header_length(der, position)
+        end = position + header + _content_length(der, position)
+        items.append(der[position:end])
+        position = end
+    return items
+
+
+def _header_length(der: bytes, position: int) -> int:
+    first = der[position + 1]
+    return 2 + (first & 0x7F if first & 0x80 else 0)
+
+
+def _content_length(der: bytes, position: int) -> int:
+    first = der[position + 1]
+    if not first & 0x80:
+        return first
+    count = first & 0x7F
+    return int.from_bytes(der[position + 2 : position + 2 + count], "big")
+
+
+def certificate_names(certificate: x509.Certificate) -> tuple[bytes, bytes, bytes]:
+    """(issuer, subject, subjectPublicKeyInfo) of a v3 certificate, each as DER."""
+    # TBSCertificate: [0] version, serialNumber, signature, issuer, validity, subject, spki, …
+    fields = _children(certificate.tbs_certificate_bytes, 7)
+    if fields[0][0] != 0xA0:
+        raise ValueError("not an X.509 v3 certificate")
+    return fields[3], fields[5], fields[6]
+
+
+def crl_issuer(crl: x509.CertificateRevocationList) -> bytes:
+    """The issuer of a CRL as DER."""
+    # TBSCertList: version (optional INTEGER), signature, issuer, thisUpdate, …
+    fields = _children(crl.tbs_certlist_bytes, 3)
+    return fields[2] if fields[0][0] == 0x02 else fields[1]
 
 
 @dataclass(frozen=True)
@@ -57,9 +108,7 @@ class ValidityWindow:
         return (self.not_before is None or self.not_before <= now) and now <= self.not_after
 
 
-def check_windows(
-    windows: Iterable[ValidityWindow], now: datetime, *, allow_expired: bool
-) -> bool:
+def check_windows(windows: Iterable[ValidityWindow], now: datetime, *, allow_expired: bool) -> bool:
     """Raise CollateralExpiredError for the first window not containing ``now``; with
     ``allow_expired`` return True instead (the caller flags and logs it)."""
     for window in windows:
@@ -89,17 +138,11 @@ def load_pem_chain(pem: bytes, *, step: str, what: str) -> tuple[x509.Certificat
 
 
 def public_key_bytes(certificate: x509.Certificate, *, step: str, what: str) -> bytes:
-    key = certificate.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
-        key.curve, ec.SECP256R1
-    ):
-        raise QuoteVerificationError(step, f"{what} does not hold a P-256 key")
+    key = p256_key(certificate, step=step, what=what)
     return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
 
-def verify_ecdsa_p256(
-    key: ec.EllipticCurvePublicKey, signature_der: bytes, data: bytes
-) -> bool:
+def verify_ecdsa_p256(key: ec.EllipticCurvePublicKey, signature_der: bytes, data: bytes) -> bool:
     try:
         key.verify(signature_der, data, _ECDSA_SHA256)
     except InvalidSignature:
@@ -107,11 +150,12 @@ def verify_ecdsa_p256(
     return True
 
 
-def _p256_key(certificate: x509.Certificate, *, step: str, what: str) -> ec.EllipticCurvePublicKey:
-    key = certificate.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
-        key.curve, ec.SECP256R1
-    ):
+def p256_key(certificate: x509.Certificate, *, step: str, what: str) -> ec.EllipticCurvePublicKey:
+    try:
+        key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as e:
+        raise QuoteVerificationError(step, f"{what} has a malformed public key") from e
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise QuoteVerificationError(step, f"{what} does not hold a P-256 key")
     return key
 
@@ -164,34 +208,45 @@ def verify_chain(
     CA (a CRL issuer) or an end entity. ``known`` holds certificates checked before against
     the same anchor; they are not checked twice. Returns ``known`` plus this chain.
     """
+    try:
+        return _verify_chain(
+            certificates, anchor=anchor, step=step, what=what, known=known, leaf_is_ca=leaf_is_ca
+        )
+    except ValueError as e:  # cryptography decodes fields lazily
+        raise QuoteVerificationError(step, f"{what} has a malformed certificate: {e}") from e
+
+
+def _verify_chain(
+    certificates: Sequence[x509.Certificate],
+    *,
+    anchor: TrustAnchor,
+    step: str,
+    what: str,
+    known: KnownCertificates,
+    leaf_is_ca: bool,
+) -> KnownCertificates:
     top = certificates[-1]
-    if top not in known.anchors and (
-        public_key_bytes(top, step=step, what=what) != anchor.public_key_bytes
-    ):
+    if top not in known.anchors and (certificate_names(top)[2] != anchor.subject_public_key_info):
         raise QuoteVerificationError(step, f"{what} does not end at the pinned {anchor.name} key")
     leaf = certificates[0]
     if leaf not in known.issued:
-        if leaf.version is not x509.Version.v3:
-            raise QuoteVerificationError(step, f"{what}: the first certificate is not X.509 v3")
         constraints = _basic_constraints(leaf)
         if (constraints is not None and constraints.ca) != leaf_is_ca:
             role = "a CA" if leaf_is_ca else "an end entity"
             raise QuoteVerificationError(step, f"{what}: the first certificate is not {role}")
-    for depth, (child, issuer) in enumerate(zip(certificates, certificates[1:], strict=False)):
+    for depth, (child, issuer) in enumerate(itertools.pairwise(certificates)):
         if child in known.issued:
             continue
         label = f"{what} certificate {depth}"
         _check_extensions(child, step=step, what=label)
         _check_issuer(issuer, depth, step=step, what=what)
+        if certificate_names(child)[0] != certificate_names(issuer)[1]:
+            raise QuoteVerificationError(step, f"{label} is not issued by the next one")
         if child.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
             raise QuoteVerificationError(step, f"{label} is not signed with ECDSA-SHA256")
-        try:
-            # Rust: issuer name == subject name, then the signature over the TBS bytes.
-            child.verify_directly_issued_by(issuer)
-        except ValueError as e:
-            raise QuoteVerificationError(step, f"{label} is not issued by the next one") from e
-        except (InvalidSignature, TypeError) as e:
-            raise QuoteVerificationError(step, f"{label} has an invalid signature") from e
+        issuer_key = p256_key(issuer, step=step, what=f"{what} issuer")
+        if not verify_ecdsa_p256(issuer_key, child.signature, child.tbs_certificate_bytes):
+            raise QuoteVerificationError(step, f"{label} has an invalid signature")
     if top not in known.anchors:
         _check_extensions(top, step=step, what=f"{what} root")
     return KnownCertificates(
@@ -217,24 +272,34 @@ def _check_issuer(issuer: x509.Certificate, depth: int, *, step: str, what: str)
 def chain_windows(
     certificates: Sequence[x509.Certificate], *, step: str, what: str
 ) -> tuple[ValidityWindow, ...]:
-    return tuple(
-        ValidityWindow(
-            step, f"{what} certificate {depth}", cert.not_valid_before_utc, cert.not_valid_after_utc
+    try:
+        return tuple(
+            ValidityWindow(
+                step,
+                f"{what} certificate {depth}",
+                cert.not_valid_before_utc,
+                cert.not_valid_after_utc,
+            )
+            for depth, cert in enumerate(certificates)
         )
-        for depth, cert in enumerate(certificates)
-    )
+    except ValueError as e:
+        raise QuoteVerificationError(step, f"{what} has a malformed validity: {e}") from e
 
 
 @dataclass(frozen=True)
 class VerifiedCrl:
     """A CRL whose signature was verified by its issuer's key."""
 
-    issuer: x509.Name
+    #: The issuer name as DER.
+    issuer: bytes
     #: SEC1 point of the key that signed it.
     issuer_key: bytes
     this_update: datetime
     next_update: datetime
-    revoked_serials: frozenset[int]
+    crl: x509.CertificateRevocationList
+
+    def is_revoked(self, serial: int) -> bool:
+        return self.crl.get_revoked_certificate_by_serial_number(serial) is not None
 
     def window(self, step: str, what: str) -> ValidityWindow:
         # thisUpdate in the future is not refused (as dcap-qvl): a newer CRL only adds
@@ -242,32 +307,31 @@ class VerifiedCrl:
         return ValidityWindow(step, what, None, self.next_update)
 
 
-def verify_crl(
-    der: bytes, *, issuer: x509.Certificate, step: str, what: str
-) -> VerifiedCrl:
+def verify_crl(der: bytes, *, issuer: x509.Certificate, step: str, what: str) -> VerifiedCrl:
     """Parse a DER CRL and check it is signed (ECDSA-SHA256) by ``issuer``."""
     try:
         crl = x509.load_der_x509_crl(der)
         next_update = crl.next_update_utc
         this_update = crl.last_update_utc
-        revoked = frozenset(entry.serial_number for entry in crl)
+        issuer_name = crl_issuer(crl)
+        issuer_subject = certificate_names(issuer)[1]
     except ValueError as e:
         raise QuoteVerificationError(step, f"{what} cannot be parsed: {e}") from e
     if next_update is None:
         raise QuoteVerificationError(step, f"{what} has no nextUpdate")
-    if crl.issuer != issuer.subject:
-        raise QuoteVerificationError(step, f"{what} is not issued by {issuer.subject.rfc4514_string()}")
+    if issuer_name != issuer_subject:
+        raise QuoteVerificationError(step, f"{what} is not issued by the expected CA")
     if crl.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
         raise QuoteVerificationError(step, f"{what} is not signed with ECDSA-SHA256")
-    key = _p256_key(issuer, step=step, what=f"{what} issuer")
+    key = p256_key(issuer, step=step, what=f"{what} issuer")
     if not verify_ecdsa_p256(key, crl.signature, crl.tbs_certlist_bytes):
         raise QuoteVerificationError(step, f"{what} has an invalid signature")
     return VerifiedCrl(
-        issuer=crl.issuer,
+        issuer=issuer_name,
         issuer_key=key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint),
         this_update=this_update,
         next_update=next_update,
-        revoked_serials=revoked,
+        crl=crl,
     )
 
 
@@ -275,7 +339,15 @@ def check_not_revoked(
     certificate: x509.Certificate, crl: VerifiedCrl, *, step: str, what: str
 ) -> None:
     """``crl`` must be the one covering ``certificate`` (same issuer) and not list it."""
-    if certificate.issuer != crl.issuer:
+    try:
+        issuer, serial = certificate_names(certificate)[0], certificate.serial_number
+    except ValueError as e:
+        raise QuoteVerificationError(step, f"{what} has a malformed issuer or serial") from e
+    if issuer != crl.issuer:
         raise QuoteVerificationError(step, f"no CRL of the issuer of {what}")
-    if certificate.serial_number in crl.revoked_serials:
+    try:
+        revoked = crl.is_revoked(serial)
+    except ValueError as e:  # entries are decoded at lookup
+        raise QuoteVerificationError(step, f"the CRL covering {what} is malformed") from e
+    if revoked:
         raise QuoteVerificationError(step, f"{what} is revoked")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from veil.attestation._json_fields import MAX_ADVISORY_IDS, MAX_TCB_LEVELS, Fields, load_object
+from veil.attestation._json_fields import MAX_ADVISORY_IDS, MAX_TCB_LEVELS, load_object
 from veil.attestation.errors import CollateralFormatError
 from veil.attestation.result import TcbStatus
 
@@ -47,9 +47,12 @@ class QeIdentity:
     raw: bytes
 
     @classmethod
-    def from_json(cls, data: bytes) -> QeIdentity:
-        """Parse the signed ``enclaveIdentity`` object; raises only CollateralFormatError."""
-        fields = load_object(data, "enclaveIdentity")
+    def from_json(cls, data: bytes, *, duplicate_keys_checked: bool = False) -> QeIdentity:
+        """Parse the signed ``enclaveIdentity`` object; raises only CollateralFormatError.
+
+        ``duplicate_keys_checked``: see ``_json_fields.load_object`` (``Collateral`` bytes).
+        """
+        fields = load_object(data, "enclaveIdentity", duplicate_keys_checked=duplicate_keys_checked)
         identity_id = fields.str_("id")
         if identity_id not in _KNOWN_IDS:
             raise CollateralFormatError(f"enclaveIdentity: unknown id {identity_id!r}")

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "INTEL_SGX_ROOT",
@@ -40,16 +41,24 @@ class TrustAnchor:
     public_key_bytes: bytes
     name: str
     _key: ec.EllipticCurvePublicKey = field(init=False, repr=False, compare=False)
+    _spki: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.public_key_bytes) != _P256_UNCOMPRESSED_POINT_BYTES:
             raise ValueError("a trust anchor is a 65-byte uncompressed P-256 point")
         key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), self.public_key_bytes)
         object.__setattr__(self, "_key", key)
+        spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        object.__setattr__(self, "_spki", spki)
 
     @property
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return self._key
+
+    @property
+    def subject_public_key_info(self) -> bytes:
+        """DER SubjectPublicKeyInfo of the key, to compare with a certificate's byte for byte."""
+        return self._spki
 
     @property
     def key_id(self) -> str:

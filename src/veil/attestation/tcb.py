@@ -109,12 +109,14 @@ def check_tdx_module(tcb_info: TcbInfo, report: TdReport) -> TcbVerdict | None:
     identity = None
     if version > 0 and tcb_info.tdx_module_identities:
         wanted = f"TDX_{version:02X}"
-        identity = next(
-            (i for i in tcb_info.tdx_module_identities if i.id.upper() == wanted), None
-        )
+        identity = next((i for i in tcb_info.tdx_module_identities if i.id.upper() == wanted), None)
         if identity is None:
             raise QuoteVerificationError("9.1", f"TCB info has no TDX module identity {wanted}")
-        mrsigner, attributes, mask = identity.mrsigner, identity.attributes, identity.attributes_mask
+        mrsigner, attributes, mask = (
+            identity.mrsigner,
+            identity.attributes,
+            identity.attributes_mask,
+        )
     if report.mr_signer_seam != mrsigner:
         raise QuoteVerificationError("9.1", "TDX module MRSIGNER does not match the TCB info")
     if not _masked_equal(report.seam_attributes, attributes, mask):
@@ -147,9 +149,7 @@ def converge(platform: TcbStatus, component: TcbStatus) -> TcbStatus:
     return platform
 
 
-def merge_statuses(
-    platform: TcbLevel, module: TcbVerdict | None, qe: TcbVerdict
-) -> TcbVerdict:
+def merge_statuses(platform: TcbLevel, module: TcbVerdict | None, qe: TcbVerdict) -> TcbVerdict:
     """Step 10: converge platform, TDX module and QE statuses; advisories are the union in
     that order. A Revoked result is an error, not a status a policy could accept."""
     status = platform.status

@@ -102,9 +102,12 @@ class TcbInfo:
         return self.id == TCB_INFO_ID_TDX
 
     @classmethod
-    def from_json(cls, data: bytes) -> TcbInfo:
-        """Parse the signed ``tcbInfo`` object; raises only CollateralFormatError."""
-        fields = load_object(data, "tcbInfo")
+    def from_json(cls, data: bytes, *, duplicate_keys_checked: bool = False) -> TcbInfo:
+        """Parse the signed ``tcbInfo`` object; raises only CollateralFormatError.
+
+        ``duplicate_keys_checked``: see ``_json_fields.load_object`` (``Collateral`` bytes).
+        """
+        fields = load_object(data, "tcbInfo", duplicate_keys_checked=duplicate_keys_checked)
         version = fields.int_("version", maximum=_U32_MAX)
         if version == 2:
             # v2 predates TDX and has no "id"; if one is present it must say SGX.

@@ -42,6 +42,7 @@ from veil.attestation.pki import (
     check_not_revoked,
     check_windows,
     load_pem_chain,
+    p256_key,
     public_key_bytes,
     verify_chain,
     verify_crl,
@@ -57,7 +58,12 @@ from veil.attestation.quote import (
 )
 from veil.attestation.result import Tee, VerifiedQuote
 from veil.attestation.roots import INTEL_SGX_ROOT, TrustAnchor
-from veil.attestation.tcb import check_qe_identity, check_tdx_module, match_tcb_level, merge_statuses
+from veil.attestation.tcb import (
+    check_qe_identity,
+    check_tdx_module,
+    match_tcb_level,
+    merge_statuses,
+)
 from veil.attestation.tcb_info import TCB_INFO_ID_SGX, TCB_INFO_ID_TDX, TcbInfo
 
 __all__ = [
@@ -121,9 +127,7 @@ def _der_signature(raw: bytes) -> bytes:
     return encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
 
 
-def _expired(
-    windows: Sequence[ValidityWindow], now: datetime, options: VerifyOptions
-) -> bool:
+def _expired(windows: Sequence[ValidityWindow], now: datetime, options: VerifyOptions) -> bool:
     allow = options.allow_expired_collateral_insecure
     expired = check_windows(windows, now, allow_expired=allow)
     if expired:
@@ -155,10 +159,8 @@ def _signed_json_chain(
 def _check_signed_json(
     signer: x509.Certificate, data: bytes, signature: bytes, *, step: str, what: str
 ) -> None:
-    key = signer.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not verify_ecdsa_p256(
-        key, _der_signature(signature), data
-    ):
+    key = p256_key(signer, step=step, what=f"the {what} signer")
+    if not verify_ecdsa_p256(key, _der_signature(signature), data):
         raise QuoteVerificationError(step, f"{what} signature is invalid")
 
 
@@ -166,7 +168,7 @@ def verify_collateral(
     collateral: Collateral,
     *,
     now: datetime,
-    options: VerifyOptions = VerifyOptions(),  # noqa: B008 - frozen, immutable default
+    options: VerifyOptions = VerifyOptions(),
     trust_anchor_for_testing: bytes | None = None,
 ) -> VerifiedCollateral:
     """Verify everything in ``collateral`` that does not depend on a quote (steps 2.4-2.7, 6)."""
@@ -201,15 +203,19 @@ def verify_collateral(
         step="6.2",
         what="TCB info",
     )
-    tcb_info = TcbInfo.from_json(collateral.tcb_info)
-    qe_chain, known = _signed_json_chain(
-        collateral.qe_identity_issuer_chain,
-        root_crl=root_crl,
-        anchor=anchor,
-        known=known,
-        step="6.5",
-        what="QE identity issuer chain",
-    )
+    # Collateral parsed these bytes strictly (duplicate keys refused) when it was built.
+    tcb_info = TcbInfo.from_json(collateral.tcb_info, duplicate_keys_checked=True)
+    if collateral.qe_identity_issuer_chain == collateral.tcb_info_issuer_chain:
+        qe_chain = tcb_chain  # Intel signs both with the same certificate: check it once
+    else:
+        qe_chain, known = _signed_json_chain(
+            collateral.qe_identity_issuer_chain,
+            root_crl=root_crl,
+            anchor=anchor,
+            known=known,
+            step="6.5",
+            what="QE identity issuer chain",
+        )
     _check_signed_json(
         qe_chain[0],
         collateral.qe_identity,
@@ -217,7 +223,7 @@ def verify_collateral(
         step="6.6",
         what="QE identity",
     )
-    qe_identity = QeIdentity.from_json(collateral.qe_identity)
+    qe_identity = QeIdentity.from_json(collateral.qe_identity, duplicate_keys_checked=True)
 
     # dcap-qvl's order (root CA CRL, TCB info, QE identity, PCK CRL, then certificates), so
     # both name the same expired piece first.
@@ -228,7 +234,11 @@ def verify_collateral(
         pck_crl.window("2.7", "PCK CRL"),
         *chain_windows(crl_chain, step="2.4", what="PCK CRL issuer chain"),
         *chain_windows(tcb_chain, step="6.4", what="TCB info issuer chain"),
-        *chain_windows(qe_chain, step="6.8", what="QE identity issuer chain"),
+        *(
+            chain_windows(qe_chain, step="6.8", what="QE identity issuer chain")
+            if qe_chain is not tcb_chain
+            else ()
+        ),
     )
     expired = _expired(windows, now, options)
     return VerifiedCollateral(
@@ -277,9 +287,7 @@ def _check_pck_chain(
     expired = _expired(chain_windows(chain, step="2.3", what="PCK chain"), now, options)
     leaf, pck_ca = chain[0], chain[1]
     pck_crl = verified.pck_crl
-    if leaf.issuer != pck_crl.issuer or public_key_bytes(
-        pck_ca, step="2.8", what="PCK CA"
-    ) != pck_crl.issuer_key:
+    if public_key_bytes(pck_ca, step="2.8", what="PCK CA") != pck_crl.issuer_key:
         raise QuoteVerificationError("2.8", "the PCK CRL is not issued by the quote's PCK CA")
     check_not_revoked(leaf, pck_crl, step="2.8", what="the PCK certificate")
     check_not_revoked(pck_ca, verified.root_ca_crl, step="2.8", what="the PCK CA certificate")
@@ -293,8 +301,8 @@ def _check_pck_chain(
 def _check_quote_signatures(quote: Quote, pck: x509.Certificate) -> None:
     """Steps 3-5: PCK → QE report → attestation key → quote."""
     certification = quote.certification
-    pck_key = pck.public_key()
-    if not isinstance(pck_key, ec.EllipticCurvePublicKey) or not verify_ecdsa_p256(
+    pck_key = p256_key(pck, step="3.1", what="the PCK certificate")
+    if not verify_ecdsa_p256(
         pck_key,
         _der_signature(certification.qe_report_signature),
         certification.qe_report.raw,
@@ -335,12 +343,16 @@ def _check_collateral_matches(
         if tcb_info.id != TCB_INFO_ID_TDX or tcb_info.version < 3:
             raise QuoteVerificationError("7.3", "a TDX quote needs TDX TCB info (v3)")
         if identity.id != QE_IDENTITY_ID_TD_QE:
-            raise QuoteVerificationError("7.4", f"a TDX quote needs a TD_QE identity, not {identity.id}")
+            raise QuoteVerificationError(
+                "7.4", f"a TDX quote needs a TD_QE identity, not {identity.id}"
+            )
     else:
         if tcb_info.id != TCB_INFO_ID_SGX:
             raise QuoteVerificationError("7.3", "an SGX quote needs SGX TCB info")
         if identity.id != QE_IDENTITY_ID_QE:
-            raise QuoteVerificationError("7.4", f"an SGX quote needs a QE identity, not {identity.id}")
+            raise QuoteVerificationError(
+                "7.4", f"an SGX quote needs a QE identity, not {identity.id}"
+            )
 
 
 def verify_quote(
@@ -348,7 +360,7 @@ def verify_quote(
     collateral: Collateral | VerifiedCollateral,
     *,
     now: datetime,
-    options: VerifyOptions = VerifyOptions(),  # noqa: B008 - frozen, immutable default
+    options: VerifyOptions = VerifyOptions(),
     trust_anchor_for_testing: bytes | None = None,
 ) -> VerifiedQuote:
     """Verify a DCAP quote at ``now``; raises QuoteFormatError or QuoteVerificationError.
@@ -385,7 +397,9 @@ def verify_quote(
         pce_svn=extension.pce_svn,
         tee_tcb_svn=tee_tcb_svn,
     )
-    module_verdict = check_tdx_module(verified.tcb_info, body) if isinstance(body, TdReport) else None
+    module_verdict = (
+        check_tdx_module(verified.tcb_info, body) if isinstance(body, TdReport) else None
+    )
     verdict = merge_statuses(level, module_verdict, qe_verdict)
     return VerifiedQuote(
         tee=parsed.tee,

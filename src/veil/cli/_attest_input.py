@@ -12,6 +12,7 @@ from typing import Final
 
 from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
 from veil.attestation.quote import parse_quote_text
+from veil.attestation.simulated import is_simulated_quote
 from veil.errors import ConfigError, FormatError
 
 __all__ = ["AttestInput", "InputKind", "read_input", "sniff"]
@@ -41,8 +42,18 @@ def _is_der_certificate(data: bytes) -> bool:
     return len(data) > 4 and data[0] == 0x30 and data[1] in (0x81, 0x82, 0x83)
 
 
+def _is_binary_quote(data: bytes) -> bool:
+    # A DCAP quote starts with version 3, 4 or 5 and attestation key type 2 (ECDSA P-256), both
+    # u16 little-endian; it embeds a PEM chain, so this test must come before the PEM one.
+    return is_simulated_quote(data) or (
+        len(data) >= 4 and data[1] == 0 and data[0] in (3, 4, 5) and data[2:4] == b"\x02\x00"
+    )
+
+
 def sniff(data: bytes) -> AttestInput:
     """Classify ``data``; raises ``FormatError`` when it is none of the supported inputs."""
+    if _is_binary_quote(data):
+        return AttestInput(InputKind.QUOTE, data)
     stripped = data.lstrip()
     if stripped.startswith(b"{"):
         try:
@@ -56,7 +67,7 @@ def sniff(data: bytes) -> AttestInput:
             # A foreign evidence file (e.g. Cosmian's): verify the RA-TLS certificate it carries.
             return AttestInput(InputKind.CERTIFICATE, certificate.encode("ascii", "replace"))
         raise FormatError("JSON input is neither a veil evidence.json nor carries an RA-TLS cert")
-    if _PEM_CERTIFICATE in data:
+    if _PEM_CERTIFICATE in data and data.isascii():
         return AttestInput(InputKind.CERTIFICATE, data)
     if _is_der_certificate(data):
         return AttestInput(InputKind.CERTIFICATE, data)

@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "keygen",
     "seal",
     "attest",
+    "operator",
+    "owner",
 )
 
 

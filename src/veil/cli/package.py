@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from veil.cli._output import byte_progress, emit_json, out_console
 from veil.crypto.keys import CodeKey, read_code_key, write_code_key
+from veil.crypto.stream import TAG_SIZE
 from veil.errors import ConfigError, OperationError
 from veil.package.archive import write_archive
 from veil.package.encrypted import decrypt_package, read_package_header, write_package
@@ -101,6 +102,7 @@ def _handle_package(args: argparse.Namespace) -> int:
             key = CodeKey.generate()
             write_code_key(args.key_out, key)
         else:
+            _refuse_packaged_output(source, args.key, "key file")
             key = read_code_key(args.key)
         try:
             with byte_progress(
@@ -166,7 +168,8 @@ def _write_plain(source: AppSource, args: argparse.Namespace) -> int:
 def _handle_decrypt(args: argparse.Namespace) -> int:
     key = read_code_key(args.key)
     header = read_package_header(args.package)
-    total = header.body_size
+    sealed_chunks = -(-header.body_size // (header.chunk_size + TAG_SIZE))
+    total = header.body_size - TAG_SIZE * sealed_chunks
     with byte_progress(f"decrypting {header.app_name}", total, enabled=not args.json) as progress:
         task = progress.task_ids[0]
         decrypted = decrypt_package(

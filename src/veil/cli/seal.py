@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from veil.cli._output import emit_json, err_console, out_console
+from veil.cli._owner_seal import add_evidence_options, handle_seal_evidence
 from veil.crypto.hpke import SealingPublicKey
 from veil.crypto.keyfiles import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, write_key_file
 from veil.errors import ConfigError, DecryptionError, FormatError, OperationError
@@ -70,6 +71,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PUBKEY_FILE",
         help="sealing public key file (as written by 'veil keygen --sealing')",
     )
+    recipient.add_argument(
+        "--evidence",
+        metavar="EVIDENCE_JSON",
+        help="the enclave's evidence.json: verified against --package, then INPUT (SECRETS.json) "
+        "and the code key --key are sealed to that enclave instance",
+    )
+    add_evidence_options(seal_parser)
     _add_binding_options(seal_parser)
     _add_output_options(seal_parser)
     seal_parser.set_defaults(func=_handle_seal)
@@ -153,6 +161,8 @@ def _report(args: argparse.Namespace, message: str, doc: dict[str, Any]) -> None
 
 
 def _handle_seal(args: argparse.Namespace) -> int:
+    if args.evidence is not None:
+        return handle_seal_evidence(args)
     _check_output(args)
     binding = _binding(args)
     recipient = _recipient(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +92,12 @@ class ExpectedApp:
         return cls(fingerprint=header.fingerprint, security_config_json=header.security_config_json)
 
     @classmethod
-    def from_source(cls, directory: Path) -> ExpectedApp:
-        """Recomputed from the app's plaintext source (dependencies vendored as when packaging)."""
-        with prepared_source(directory) as source:
+    def from_source(
+        cls, directory: Path, *, find_links: Sequence[Path] = (), no_index: bool = False
+    ) -> ExpectedApp:
+        """Recomputed from the app's plaintext source, its dependencies vendored as when
+        packaging (the same wheels give the same fingerprint)."""
+        with prepared_source(directory, find_links=find_links, no_index=no_index) as source:
             computed = fingerprint_source(source)
             return cls(
                 fingerprint=computed.fingerprint, security_config_json=source.security.to_json()

@@ -168,9 +168,12 @@ def _check_peer(response: httpx.Response, pinned: bytes) -> None:
     """Refuse a response that did not come over a TLS session with the pinned certificate."""
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+    # httpcore hands out ssl.SSLObject (async) or the C-level _ssl._SSLSocket (sync); both
+    # answer getpeercert(True) with the DER certificate of this very session.
+    getpeercert = getattr(ssl_object, "getpeercert", None)
+    if getpeercert is None:
         raise BindingError("cannot see the TLS session the response came over")
-    peer = ssl_object.getpeercert(binary_form=True)
+    peer = getpeercert(True)
     if peer is None or not hmac.compare_digest(peer, pinned):
         raise BindingError(
             "the response came over TLS with a certificate other than the pinned one"

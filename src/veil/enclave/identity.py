@@ -24,7 +24,7 @@ from typing import Final
 import veil
 from veil.attestation.result import Tee
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256
-from veil.enclave.backends.interface import Measurement
+from veil.enclave.backends.interface import BACKEND_NAMES, Measurement
 from veil.errors import ConfigError, FormatError, OperationError
 
 __all__ = [
@@ -48,8 +48,6 @@ __all__ = [
     "tdx_rtmr_event",
 ]
 
-#: Names accepted by :func:`veil.enclave.backends.open_backend` and ``veil measure``.
-BACKEND_NAMES: Final = ("simulated", "gramine-sgx", "configfs-tsm")
 #: The security-config digest is a raw SHA-256.
 SECURITY_CONFIG_DIGEST_SIZE: Final = 32
 #: TDX runtime measurement registers are SHA-384 values.

@@ -102,7 +102,10 @@ async def _probe(asgi: ASGIApp, path: str) -> int:
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             finished.set()
 
-    task = asyncio.create_task(asgi(scope, receive, send))
+    async def call() -> None:
+        await asgi(scope, receive, send)
+
+    task = asyncio.create_task(call())
     waiter = asyncio.create_task(finished.wait())
     try:
         done, _ = await asyncio.wait(

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from starlette.types import ASGIApp
 
@@ -54,7 +54,7 @@ def _positional_arity(fn: Callable[..., Any]) -> int | None:
     return sum(1 for p in signature.parameters.values() if p.kind in kinds)
 
 
-def detect_interface(app: object) -> InterfaceName:
+def detect_interface(app: Any) -> InterfaceName:
     """ASGI (``async (scope, receive, send)``) or WSGI (``(environ, start_response)``)."""
     if not callable(app):
         raise AppImportError("python_application does not name a callable")
@@ -125,7 +125,7 @@ def import_application(
     if kind == "wsgi":
         from a2wsgi import WSGIMiddleware  # noqa: PLC0415 - only WSGI apps pay for it
 
-        asgi: ASGIApp = WSGIMiddleware(target, workers=WSGI_THREADS)
+        asgi = cast(ASGIApp, WSGIMiddleware(target, workers=WSGI_THREADS))
     else:
-        asgi = target
+        asgi = cast(ASGIApp, target)
     return LoadedApp(asgi=asgi, interface=kind, application=application)

@@ -7,6 +7,8 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
+import warnings
 from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,12 +191,53 @@ class Node:
         _log.info("node stopped")
 
 
+class _NoTracebacks(logging.Filter):
+    """Reduce exception details to the exception's type.
+
+    ``node.log`` belongs to the operator, and a traceback quotes the app's source lines (and
+    exception messages may quote its data): neither may leave the enclave.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            kind = record.exc_info[0].__name__ if record.exc_info[0] else "exception"
+            record.msg = f"{record.getMessage().rstrip()} ({kind}; traceback withheld)"
+            record.args = None
+            record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+def _show_warning_type_only(  # noqa: PLR0917 - the warnings.showwarning signature
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    _log.warning("a %s was emitted (details withheld)", category.__name__)
+
+
+def _thread_exception(args: threading.ExceptHookArgs) -> None:
+    _log.error("a thread raised %s (traceback withheld)", args.exc_type.__name__)
+
+
+def _unraisable(args: sys.UnraisableHookArgs) -> None:
+    _log.error("an unraisable %s was ignored (details withheld)", args.exc_type.__name__)
+
+
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_NoTracebacks())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    warnings.showwarning = _show_warning_type_only
+    threading.excepthook = _thread_exception
+    sys.unraisablehook = _unraisable
 
 
 async def _main(node_dir: Path) -> int:
@@ -206,9 +249,7 @@ async def _main(node_dir: Path) -> int:
     removed = remove_stale_runtime_dirs(node_dir)
     if removed:
         _log.info("removed %d runtime director(ies) left by a killed node", removed)
-    state = StateMachine(
-        state_file=node_dir / STATE_FILE, port=spec.port, url=spec.url, fingerprint=None
-    )
+    state: StateMachine | None = None
     runtime: RuntimeDir | None = None
     try:
         header = read_header(spec)
@@ -228,7 +269,17 @@ async def _main(node_dir: Path) -> int:
     except Exception as e:
         reason = str(e) if isinstance(e, VeilError) else f"internal error ({type(e).__name__})"
         _log.error("node failed: %s", reason)
-        state.fail(reason)
+        try:
+            if state is None:
+                state = StateMachine(
+                    state_file=node_dir / STATE_FILE,
+                    port=spec.port,
+                    url=spec.url,
+                    fingerprint=None,
+                )
+            state.fail(reason)
+        except VeilError as write_error:
+            _log.error("cannot record the failure: %s", write_error)
         if runtime is not None:
             runtime.close()
         return EXIT_FAILED

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_BOOTSTRAP_RESPONSE_BYTES",
     "MAX_NONCE_BYTES",
     "BootstrapClient",
+    "ProvisioningRefusedError",
     "insecure_bootstrap_tls_context",
 ]
 
@@ -39,6 +40,15 @@ def insecure_bootstrap_tls_context() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+class ProvisioningRefusedError(ProvisioningError):
+    """The node refused the sealed secrets; ``status`` is its HTTP status (400 malformed,
+    403 not from the owner, 409 not waiting, 413 too large)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"the node refused the sealed secrets ({status}): {message}")
+        self.status = status
 
 
 class BootstrapClient:
@@ -103,9 +113,7 @@ class BootstrapClient:
         if status in (200, 202):
             return
         if status in (400, 403, 409, 413):
-            raise ProvisioningError(
-                f"the node refused the sealed secrets ({status}): {_error_of(body)}"
-            )
+            raise ProvisioningRefusedError(status, _error_of(body))
         raise ServiceError(f"the node answered {status} to provisioning: {_error_of(body)}")
 
 

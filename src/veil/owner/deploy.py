@@ -198,8 +198,6 @@ def deploy(
             "the simulated backend has no TEE and every verifier refuses its evidence; pass "
             "--allow-simulated-insecure to deploy on it anyway (test data only)"
         )
-    if options.backend == "simulated":
-        _log.warning(SIMULATED_WARNING)
     name = _app_name(source, options)
     directory = deployment_dir(name)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)

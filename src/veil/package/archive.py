@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ MAX_ARCHIVE_ENTRIES: Final = 1_000_000
 #: Top-level directory that only veil writes (vendored wheels and their lock).
 RESERVED_DIR: Final = ".veil"
 
+#: Backslash (a separator on Windows) and control characters, refused in member paths.
+_REFUSED_CHARS: Final = re.compile(r"[\x00-\x1f\x7f\\]")
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -65,7 +68,7 @@ def check_archive_path(path: str) -> bytes:
         raise ArchiveError(f"path is empty or longer than {MAX_PATH_BYTES} bytes: {path!r}")
     if path.startswith("/"):
         raise ArchiveError(f"absolute path refused: {path!r}")
-    if "\\" in path or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+    if _REFUSED_CHARS.search(path):
         raise ArchiveError(f"path has a backslash or control character: {path!r}")
     for part in path.split("/"):
         if part in {"", ".", ".."}:
@@ -114,7 +117,7 @@ def collect_members(root: Path, rules: IgnoreRules) -> list[ArchiveMember]:
                     check_archive_path(relpath)
                     pending.append((Path(entry.path), relpath + "/"))
                 elif stat.S_ISREG(info.st_mode):
-                    check_archive_path(relpath)
+                    # The path itself is validated once, by ArchivePlan.from_members.
                     members.append(
                         ArchiveMember(
                             path=relpath,

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ _CREATE_FLAGS: Final = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 _ZERO_BLOCK: Final = bytes(BLOCK_SIZE)
+_OCTAL: Final = re.compile(rb"[0-7]+")
 
 # Parser states: what the next bytes are.
 _HEADER, _PAX_DATA, _DATA, _PADDING, _END, _DONE = range(6)
@@ -49,7 +51,7 @@ def _field(block: bytes, name: str) -> bytes:
 def _octal_field(block: bytes, name: str) -> int:
     raw = _field(block, name)
     digits = raw[:-1]
-    if raw[-1:] != b"\0" or not digits or not all(0x30 <= c <= 0x37 for c in digits):
+    if raw[-1:] != b"\0" or not _OCTAL.fullmatch(digits):
         raise ArchiveError(f"tar header field {name} is not canonical octal")
     return int(digits, 8)
 
@@ -86,6 +88,7 @@ class ArchiveExtractor(io.RawIOBase):
     def __init__(self, dest: Path) -> None:
         super().__init__()
         self._dest = dest
+        self._root = os.fspath(dest)
         self._hasher = hashlib.sha256()
         self._state = _HEADER
         self._buf = bytearray()
@@ -215,13 +218,13 @@ class ArchiveExtractor(io.RawIOBase):
             if parent in self._files:
                 raise ArchiveError(f"{parent!r} is both a file and a directory")
             if parent not in self._dirs:
-                self._os(os.mkdir, self._dest / parent, 0o755)
+                self._os(os.mkdir, f"{self._root}/{parent}", 0o755)
                 self._dirs.add(parent)
         if path in self._dirs:
             raise ArchiveError(f"{path!r} is both a file and a directory")
         self._files.add(path)
         mode = 0o755 if executable else 0o644
-        self._fd = self._os(os.open, self._dest / path, _CREATE_FLAGS, mode)
+        self._fd = self._os(os.open, f"{self._root}/{path}", _CREATE_FLAGS, mode)
 
     def _os(self, fn: Callable[..., _T], *args: object) -> _T:
         try:

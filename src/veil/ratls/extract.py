@@ -6,13 +6,16 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import warnings
 from dataclasses import dataclass
 from typing import Final
 
 import cbor2
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.utils import CryptographyDeprecationWarning
 
 from veil.attestation.api import ParsedQuoteInfo, parse_quote_info
 from veil.attestation.errors import QuoteFormatError
@@ -81,15 +84,26 @@ def load_certificate(data: bytes) -> x509.Certificate:
     if len(data) > MAX_CERTIFICATE_BYTES:
         raise RatlsFormatError(f"certificate input exceeds {MAX_CERTIFICATE_BYTES} bytes")
     try:
-        if _PEM_MARKER in data:
-            certificate = x509.load_pem_x509_certificate(data)
-        else:
-            certificate = x509.load_der_x509_certificate(data)
-        # Parse the extensions now: cryptography parses them lazily and a truncated or
-        # malformed extension block must fail here, as a format error.
-        certificate.extensions  # noqa: B018
-        certificate.public_key()
-    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as e:
+        with warnings.catch_warnings():
+            # cryptography only warns (for now) about RFC 5280 violations such as a
+            # non-positive serial; an attestation certificate that breaks the profile is refused.
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            if _PEM_MARKER in data:
+                certificate = x509.load_pem_x509_certificate(data)
+            else:
+                certificate = x509.load_der_x509_certificate(data)
+            # Parse the extensions and key now: cryptography parses them lazily and a
+            # truncated or malformed block must fail here, as a format error.
+            certificate.extensions  # noqa: B018
+            certificate.public_key()
+    except (
+        ValueError,
+        TypeError,
+        UnsupportedAlgorithm,
+        CryptographyDeprecationWarning,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ) as e:
         raise RatlsFormatError(f"not a parseable X.509 certificate: {e}") from e
     return certificate
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from veil.attestation.api import verify_attestation
 from veil.attestation.collateral import Collateral
@@ -49,7 +49,7 @@ def check_certificate(certificate: x509.Certificate, *, now: datetime) -> None:
         raise ValueError("now must be timezone-aware")
     try:
         certificate.verify_directly_issued_by(certificate)
-    except (ValueError, TypeError, InvalidSignature) as e:
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as e:
         raise CertificateValidityError(
             "the RA-TLS certificate is not validly self-signed by its own key"
         ) from e

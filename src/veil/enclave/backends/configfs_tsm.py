@@ -97,7 +97,9 @@ class ConfigfsTsmBackend:
         self._rtmr_path = rtmr_path
         self._files: DeviceFiles = files or OsDeviceFiles()
         self._allow_unmeasured = allow_unmeasured_app_insecure
-        self._lock = threading.Lock()
+        # Two locks: recording the app identity on SEV-SNP requests a report itself.
+        self._report_lock = threading.Lock()
+        self._identity_lock = threading.Lock()
         self._recorded_app: tuple[str, bytes] | None = None
         #: RTMR3 before veil extended it (a verifier needs it when it is not all zeros).
         self.app_rtmr_initial: bytes | None = None
@@ -191,7 +193,7 @@ class ConfigfsTsmBackend:
 
     def quote(self, report_data: bytes) -> bytes:
         check_report_data(report_data)
-        with self._lock:
+        with self._report_lock:
             blob = self._request(bytes(report_data))
         if len(blob) > MAX_QUOTE_BYTES:
             raise DeviceFormatError(f"configfs-tsm outblob is larger than {MAX_QUOTE_BYTES} bytes")
@@ -224,7 +226,7 @@ class ConfigfsTsmBackend:
 
     def extend_app_identity(self, fingerprint: str, security_config_digest: bytes) -> None:
         app = (fingerprint, bytes(security_config_digest))
-        with self._lock:
+        with self._identity_lock:
             if self._recorded_app is not None:
                 if self._recorded_app != app:
                     raise AppIdentityMismatchError(

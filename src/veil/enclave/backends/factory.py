@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from veil.enclave.backends.configfs_tsm import ConfigfsTsmBackend
 from veil.enclave.backends.errors import BackendConfigError
-from veil.enclave.backends.gramine_sgx import GramineSgxBackend
-from veil.enclave.backends.interface import Backend
-from veil.enclave.backends.simulated import SimulatedBackend
-from veil.enclave.identity import BACKEND_NAMES
+from veil.enclave.backends.interface import BACKEND_NAMES, Backend
 
 __all__ = ["BACKEND_NAMES", "open_backend"]
 
@@ -25,15 +22,28 @@ def open_backend(name: str, **options: Any) -> Backend:
 
     Unknown names and unknown options raise ``BackendConfigError``.
     """
+    # Imported here, not at the top: the backend modules import veil.enclave.identity, which
+    # imports this package, and a node only needs the backend it runs on.
+    backend_class: type[Any]
+    if name == "simulated":
+        from veil.enclave.backends.simulated import SimulatedBackend  # noqa: PLC0415
+
+        backend_class = SimulatedBackend
+    elif name == "gramine-sgx":
+        from veil.enclave.backends.gramine_sgx import GramineSgxBackend  # noqa: PLC0415
+
+        backend_class = GramineSgxBackend
+    elif name == "configfs-tsm":
+        from veil.enclave.backends.configfs_tsm import ConfigfsTsmBackend  # noqa: PLC0415
+
+        backend_class = ConfigfsTsmBackend
+    else:
+        raise BackendConfigError(
+            f"unknown TEE backend {name!r}; expected one of {', '.join(BACKEND_NAMES)}"
+        )
     try:
-        if name == "simulated":
-            return SimulatedBackend(**options)
-        if name == "gramine-sgx":
-            return GramineSgxBackend(**options)
-        if name == "configfs-tsm":
-            return ConfigfsTsmBackend(**options)
+        inspect.signature(backend_class).bind(**options)
     except TypeError as e:
         raise BackendConfigError(f"bad options for backend {name!r}: {e}") from e
-    raise BackendConfigError(
-        f"unknown TEE backend {name!r}; expected one of {', '.join(BACKEND_NAMES)}"
-    )
+    backend: Backend = backend_class(**options)
+    return backend

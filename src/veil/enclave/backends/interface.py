@@ -12,6 +12,7 @@ from typing import Final, Protocol, runtime_checkable
 from veil.attestation.result import Tee
 
 __all__ = [
+    "BACKEND_NAMES",
     "REPORT_DATA_SIZE",
     "SEALING_KEY_SIZE",
     "Backend",
@@ -20,6 +21,8 @@ __all__ = [
     "check_sealing_label",
 ]
 
+#: Names accepted by :func:`veil.enclave.backends.open_backend` and ``veil measure``.
+BACKEND_NAMES: Final = ("simulated", "gramine-sgx", "configfs-tsm")
 #: Size of the caller-chosen data bound into every quote, in bytes (SGX REPORTDATA, TDX
 #: REPORTDATA, SEV-SNP REPORT_DATA and the simulated quote all hold exactly 64).
 REPORT_DATA_SIZE: Final = 64

@@ -1,0 +1,214 @@
+"""Benchmark DCAP quote verification: veil (cold and warm) against dcap-qvl and intel-sgx-ra.
+
+Run from the repository root: ``.venv/bin/python -m bench.verify [--repeat N] [--skip-cosmian]``
+
+* veil cold: ``verify_quote(quote_bytes, Collateral)``, nothing reused between calls.
+* veil warm: ``verify_quote(quote_bytes, VerifiedCollateral)`` (collateral verified once;
+  validity windows and the quote's PCK chain are still checked on every call).
+* dcap-qvl 0.7.0 (Rust): ``dcap_qvl.verify(quote, QuoteCollateralV3, now)``.
+* Cosmian intel-sgx-ra (Python, SGX only): installed in its own venv under the user cache
+  (it pins cryptography<44) and timed inside a subprocess whose clock is frozen at the
+  bundle's instant. It checks less (no TCB info/QE identity signatures, no TCB levels).
+
+Collateral objects are built outside the timed region for every library. Ratios are against
+dcap-qvl, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dcap_qvl
+
+from bench._harness import Timing, print_table, time_calls
+from veil.attestation.collateral import Collateral
+from veil.attestation.verifier import verify_collateral, verify_quote
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = datetime.fromtimestamp(1751000000, UTC)  # inside both bundles' validity windows
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    quote: bytes
+    collateral_json: bytes
+
+
+def vectors_dir() -> Path:
+    configured = os.environ.get("VEIL_VECTORS_DIR")
+    return Path(configured) if configured else REPO.parent / "shared" / "vectors"
+
+
+def cases() -> list[Case]:
+    folder = vectors_dir() / "phala-dcap-qvl"
+    return [
+        Case(
+            "SGX v3 (phala sgx_quote)",
+            (folder / "sgx_quote").read_bytes(),
+            (folder / "sgx_quote_collateral.json").read_bytes(),
+        ),
+        Case(
+            "TDX v4 (phala tdx_quote)",
+            (folder / "tdx_quote").read_bytes(),
+            (folder / "tdx_quote_collateral.json").read_bytes(),
+        ),
+    ]
+
+
+# ----- Cosmian intel-sgx-ra, in its own venv --------------------------------------------------
+
+_COSMIAN_RUNNER = textwrap.dedent(
+    """
+    import datetime as _dt, json, logging, statistics, sys, time
+    logging.disable(logging.CRITICAL)
+    from cryptography import x509
+    import intel_sgx_ra.attest as attest
+
+    quote_path, collateral_path = sys.argv[1], sys.argv[2]
+    now_ts, repeat = int(sys.argv[3]), int(sys.argv[4])
+    frozen = _dt.datetime.fromtimestamp(now_ts, _dt.timezone.utc)
+
+    class FrozenDatetime(_dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return frozen if tz is not None else frozen.replace(tzinfo=None)
+
+    attest.datetime = FrozenDatetime  # the library reads the clock inside its checks
+    c = json.load(open(collateral_path))
+    quote = open(quote_path, "rb").read()
+    def signed(key, body, signature):
+        return ('{"' + key + '":' + body + ',"signature":"' + signature + '"}').encode()
+
+    tcb_info = signed("tcbInfo", c["tcb_info"], c["tcb_info_signature"])
+    qe_identity = signed("enclaveIdentity", c["qe_identity"], c["qe_identity_signature"])
+    tcb_cert = x509.load_pem_x509_certificates(c["tcb_info_issuer_chain"].encode())[0]
+    collaterals = (tcb_info, qe_identity, tcb_cert,
+                   x509.load_der_x509_crl(bytes.fromhex(c["root_ca_crl"])),
+                   x509.load_der_x509_crl(bytes.fromhex(c["pck_crl"])))
+    try:
+        attest.verify_quote(quote, collaterals=collaterals)
+    except Exception as e:
+        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+        sys.exit(0)
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        attest.verify_quote(quote, collaterals=collaterals)
+        samples.append(time.perf_counter() - start)
+    print(json.dumps({"samples": samples}))
+    """
+)
+
+
+def cosmian_python() -> Path | str:
+    """The interpreter of a venv with intel-sgx-ra, created on first use; or why not."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    venv = cache / "veil" / "bench" / "intel-sgx-ra"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"installing intel-sgx-ra into {venv} (once) ...", file=sys.stderr)
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "--quiet", "intel-sgx-ra"],
+                check=True,
+                timeout=600,
+            )
+        except (subprocess.SubprocessError, OSError) as e:
+            return f"cannot install intel-sgx-ra: {e}"
+    return python
+
+
+def time_cosmian(python: Path, case: Case, repeat: int) -> Timing | str:
+    if "SGX" not in case.name:
+        return "intel-sgx-ra verifies SGX quotes only"
+    with tempfile.TemporaryDirectory() as folder:
+        quote_path = Path(folder) / "quote.bin"
+        collateral_path = Path(folder) / "collateral.json"
+        runner = Path(folder) / "runner.py"
+        quote_path.write_bytes(case.quote)
+        collateral_path.write_bytes(case.collateral_json)
+        runner.write_text(_COSMIAN_RUNNER)
+        result = subprocess.run(
+            [str(python), str(runner), str(quote_path), str(collateral_path),
+             str(int(NOW.timestamp())), str(repeat)],
+            check=False, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    if result.returncode != 0:
+        return f"intel-sgx-ra failed: {result.stderr.strip().splitlines()[-1:]}"
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    if "error" in output:
+        return f"intel-sgx-ra cannot verify this vector: {output['error']}"
+    return Timing("intel-sgx-ra", tuple(output["samples"]))
+
+
+# ----- main ------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+def _run_case(case: Case, repeat: int, python: Path | str | None) -> None:
+    now_seconds = int(NOW.timestamp())
+    quote = case.quote
+    collateral = Collateral.from_dcap_qvl_json(case.collateral_json)
+    warm = verify_collateral(collateral, now=NOW)
+    qvl_collateral = dcap_qvl.QuoteCollateralV3.from_json(case.collateral_json.decode())
+    expected = verify_quote(quote, collateral, now=NOW).tcb_status.value
+    assert dcap_qvl.verify(quote, qvl_collateral, now_seconds).status == expected
+
+    timings = [
+        time_calls("dcap-qvl 0.7.0", lambda: dcap_qvl.verify(quote, qvl_collateral, now_seconds),
+                   repeat=repeat, warmup=20),
+        time_calls("veil cold", lambda: verify_quote(quote, collateral, now=NOW),
+                   repeat=repeat, warmup=20),
+        time_calls("veil warm", lambda: verify_quote(quote, warm, now=NOW),
+                   repeat=repeat, warmup=20),
+    ]  # fmt: skip
+    notes = []
+    if isinstance(python, Path):
+        cosmian = time_cosmian(python, case, repeat)
+        if isinstance(cosmian, str):
+            notes.append(cosmian)
+        else:
+            timings.append(cosmian)
+    baseline = timings[0].median
+    rows: list[tuple[str, ...]] = [
+        (t.name, _ms(t.median), _ms(t.p99), f"{t.median / baseline:.2f}x") for t in timings
+    ]
+    print_table(
+        f"{case.name}: verify one quote at {NOW.isoformat()} ({repeat} calls)",
+        ("verifier", "median ms", "p99 ms", "vs dcap-qvl"),
+        rows,
+    )
+    for note in notes:
+        print(f"  note: {note}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=300, help="timed calls per row")
+    parser.add_argument("--skip-cosmian", action="store_true", help="do not run intel-sgx-ra")
+    args = parser.parse_args()
+
+    python = None if args.skip_cosmian else cosmian_python()
+    if isinstance(python, str):
+        print(python)
+    for case in cases():
+        _run_case(case, args.repeat, python)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from veil.cli.main import main
+from veil.crypto.digest import sha256_tagged
+from veil.crypto.keys import CodeKey
+from veil.enclave.backends.simulated import SimulatedBackend
+from veil.enclave.identity import (
+    RuntimeIdentity,
+    gramine_manifest_inputs,
+    runtime_identity,
+    security_config_digest,
+)
+from veil.package.encrypted import read_package_header, write_package
+from veil.package.source import AppSource
+
+PINNED_RUNTIME = RuntimeIdentity(version="9.9.9", digest=sha256_tagged(b"a runtime release"))
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("app")
+    (root / "veil.toml").write_text('name = "demo"\npython_application = "app:app"\n')
+    (root / "app.py").write_text("def app(environ, start_response):\n    return []\n")
+    destination = root.parent / "demo.veil"
+    write_package(AppSource.load(root), destination, key=CodeKey.generate())
+    return destination
+
+
+def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, object]:
+    assert main(argv) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert isinstance(document, dict)
+    return document
+
+
+def _pinned() -> list[str]:
+    return [
+        "--runtime-version",
+        PINNED_RUNTIME.version,
+        "--runtime-digest",
+        PINNED_RUNTIME.digest,
+    ]
+
+
+def test_measure_equals_the_simulated_backend(
+    package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = _json(capsys, ["measure", str(package), "--json", *_pinned()])
+    header = read_package_header(package)
+    backend = SimulatedBackend(
+        root_path=tmp_path / "root.pem",
+        runtime=PINNED_RUNTIME,
+        fingerprint=header.fingerprint,
+        security_config_digest=security_config_digest(header.security_config_json),
+    )
+    assert report["measurement"] == backend.measurement().to_json()
+    assert report["fingerprint"] == header.fingerprint
+    assert report["app"] == "demo"
+    assert report["runtime"] == PINNED_RUNTIME.to_json()
+
+
+def test_measure_defaults_to_the_installed_runtime(
+    package: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = _json(capsys, ["measure", str(package), "--json"])
+    assert report["runtime"] == runtime_identity().to_json()
+
+
+def test_measure_configfs_tdx(package: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zero = _json(
+        capsys, ["measure", str(package), "--backend", "configfs-tsm", "--json", *_pinned()]
+    )
+    moved = _json(
+        capsys,
+        [
+            "measure",
+            str(package),
+            "--backend",
+            "configfs-tsm",
+            "--rtmr-initial",
+            "11" * 48,
+            "--json",
+            *_pinned(),
+        ],
+    )
+    assert zero["measurement"]["tee"] == "tdx"  # type: ignore[index]
+    assert set(zero["measurement"]["values"]) == {"rtmr3"}  # type: ignore[index]
+    assert zero["measurement"] != moved["measurement"]
+
+
+def test_measure_configfs_snp(package: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = _json(
+        capsys,
+        ["measure", str(package), "--backend", "configfs-tsm", "--tee", "sev-snp", "--json"],
+    )
+    assert set(report["measurement"]["values"]) == {"host_data"}  # type: ignore[index]
+
+
+def test_measure_gramine_prints_manifest_inputs(
+    package: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = _json(
+        capsys, ["measure", str(package), "--backend", "gramine-sgx", "--json", *_pinned()]
+    )
+    header = read_package_header(package)
+    assert report["measurement"] is None
+    assert "gramine-sgx-sign" in str(report["note"])
+    assert report["gramine_manifest_inputs"] == gramine_manifest_inputs(
+        runtime=PINNED_RUNTIME,
+        fingerprint=header.fingerprint,
+        security_config_digest=security_config_digest(header.security_config_json),
+    )
+
+
+def test_measure_human_output(package: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["measure", str(package), *_pinned()]) == 0
+    out = capsys.readouterr().out
+    assert "measurement = " in out
+    assert "protects nothing" in out
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--rtmr-initial", "00"],
+        ["--rtmr-initial", "zz" * 48],
+        ["--runtime-version", "1.0"],
+    ],
+)
+def test_measure_refuses_bad_options(
+    package: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    assert main(["measure", str(package), "--backend", "configfs-tsm", *extra]) == 5
+    assert "error" in capsys.readouterr().err
+
+
+def test_measure_missing_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["measure", str(tmp_path / "absent.veil")]) == 6
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_measure_not_a_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bogus = tmp_path / "bogus.veil"
+    bogus.write_bytes(b"not a package at all" * 10)
+    assert main(["measure", str(bogus)]) == 2
+    assert "not a veil package" in capsys.readouterr().err
+
+
+def test_veil_measure_console_script(package: Path) -> None:
+    script = Path(sys.executable).with_name("veil")
+    result = subprocess.run(
+        [str(script), "measure", str(package), "--json", *_pinned()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["measurement"]["tee"] == "simulated"
+    assert len(report["measurement"]["values"]["measurement"]) == 96

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.owner.conftest import Packaged, make_instance
+from veil.attestation.errors import PolicyError
+from veil.attestation.simulated import SimulationRoot
+from veil.client.expect import ExpectedApp, check_claims
+from veil.crypto.keys import CodeKey
+from veil.enclave.identity import RuntimeIdentity
+from veil.errors import BindingError, ConfigError, FormatError, VerificationError
+from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
+from veil.owner.verify import PackageMismatchError, read_evidence_file, verify_owner_evidence
+from veil.ratls.extension import RatlsClaims
+from veil.sealing.envelope import unseal
+from veil.sealing.secrets import SecretsPayload
+
+NOW = datetime.now(UTC)
+
+
+def _verify(notes: Packaged, **kwargs: object):  # type: ignore[no-untyped-def]
+    instance = make_instance(notes.package)
+    document = instance.evidence_document(nonce=b"n" * 32)
+    options: dict[str, object] = {"allow_simulated_insecure": True, "now": NOW, **kwargs}
+    return instance, verify_owner_evidence(document, notes.package, **options)  # type: ignore[arg-type]
+
+
+def test_evidence_verifies_against_its_package(notes: Packaged) -> None:
+    instance, enclave = _verify(notes)
+    assert enclave.fingerprint == instance.header.fingerprint
+    assert enclave.instance_id == instance.spec.instance_id
+    assert enclave.instance_binding() == instance.binding
+    assert enclave.to_json()["tee"] == "simulated"
+
+
+def test_simulated_evidence_is_refused_by_default(notes: Packaged) -> None:
+    with pytest.raises(PolicyError, match="simulated"):
+        _verify(notes, allow_simulated_insecure=False)
+
+
+def test_another_package_is_refused(notes: Packaged, other_app: Packaged) -> None:
+    instance = make_instance(other_app.package)
+    with pytest.raises(PackageMismatchError, match="runs another package"):
+        verify_owner_evidence(
+            instance.evidence_document(), notes.package, now=NOW, allow_simulated_insecure=True
+        )
+
+
+def test_pinned_simulation_root_must_match(notes: Packaged) -> None:
+    other_root = SimulationRoot.generate().public_key_bytes()
+    with pytest.raises(VerificationError):
+        _verify(notes, simulation_root_public_key=other_root)
+
+
+def test_expired_certificate_is_refused(notes: Packaged) -> None:
+    with pytest.raises(VerificationError):
+        _verify(notes, now=NOW + timedelta(days=3650))
+
+
+def test_runtime_other_than_the_trusted_one_is_named() -> None:
+    trusted = RuntimeIdentity(version="0.1.0", digest="sha256:" + "aa" * 32)
+    claims = RatlsClaims(
+        app_fingerprint="sha256:" + "bb" * 32,
+        runtime_version="0.1.0",
+        runtime_digest="sha256:" + "cc" * 32,
+    )
+    expected = ExpectedApp(fingerprint="sha256:" + "bb" * 32, runtime=trusted)
+    with pytest.raises(BindingError, match=r"not the trusted 0\.1\.0"):
+        check_claims(claims, expected)
+    with pytest.raises(BindingError, match="not the expected"):
+        check_claims(claims, ExpectedApp(fingerprint="sha256:" + "dd" * 32, runtime=trusted))
+
+
+def test_sealed_secrets_open_only_for_that_instance(notes: Packaged) -> None:
+    instance, enclave = _verify(notes)
+    payload = build_payload(enclave, code_key=notes.key, app_secrets={"TOKEN": "s3cret"}, now=NOW)
+    envelope = seal_for_enclave(enclave, payload)
+    opened = SecretsPayload.from_bytes(
+        unseal(envelope, recipient=instance.sealing_key, binding=instance.binding)
+    )
+    assert opened.app_secrets == {"TOKEN": "s3cret"}
+    assert opened.code_key == notes.key
+    assert opened.package_fingerprint == instance.header.fingerprint
+    assert b"s3cret" not in envelope
+    second = make_instance(notes.package)
+    with pytest.raises(Exception, match="decryption failed"):
+        unseal(envelope, recipient=second.sealing_key, binding=second.binding)
+
+
+def test_wrong_code_key_is_refused_before_sealing(notes: Packaged) -> None:
+    _, enclave = _verify(notes)
+    with pytest.raises(BindingError, match="not the package's key"):
+        build_payload(enclave, code_key=CodeKey.generate())
+
+
+def test_tls_key_is_refused_for_a_zero_trust_app(notes: Packaged) -> None:
+    _, enclave = _verify(notes)
+    tls = OwnerTls(certificate_chain_pem=b"x", private_key_pem=b"PRIVATE-KEY-BYTES")
+    with pytest.raises(ConfigError, match="takes no owner certificate"):
+        build_payload(enclave, code_key=notes.key, tls=tls)
+    assert "PRIVATE-KEY-BYTES" not in repr(tls)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[]", b'{"A": 1}', b"not json", b'{"A": ["x"]}'],
+)
+def test_bad_secrets_files_are_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(FormatError):
+        read_app_secrets(path)
+
+
+def test_evidence_file_round_trip(notes: Packaged, tmp_path: Path) -> None:
+    instance = make_instance(notes.package)
+    path = tmp_path / "evidence.json"
+    path.write_bytes(instance.evidence_json())
+    document = read_evidence_file(path)
+    assert document.app.fingerprint == instance.header.fingerprint
+    doc = json.loads(path.read_bytes())
+    doc["app"]["fingerprint"] = "sha256:" + "00" * 32
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PackageMismatchError):
+        verify_owner_evidence(
+            read_evidence_file(path), notes.package, now=NOW, allow_simulated_insecure=True
+        )
