@@ -184,6 +184,7 @@ def test_seal_from_stdin(
     assert unseal(sealed.read_bytes(), recipient=key, binding=b"") == SECRET
 
 
+@pytest.mark.slow
 def test_console_script_seal_and_unseal_through_pipe(
     tmp_path: Path, keys: tuple[SealingPrivateKey, Path, Path], secrets_file: Path
 ) -> None:

@@ -12,7 +12,7 @@ from veil.crypto.digest import sha256_tagged
 from veil.enclave.backends import Backend, open_backend
 from veil.enclave.backends.errors import AppIdentityMismatchError
 from veil.enclave.backends.simulated import (
-    PLATFORM_SEED_FILE_NAME,
+    PLATFORM_SECRET_FILE_NAME,
     SimulatedBackend,
     load_or_create_simulation_root,
 )
@@ -46,12 +46,12 @@ def root_path(tmp_path: Path) -> Path:
     return tmp_path / "simulation" / "root.pem"
 
 
-def test_creates_root_and_platform_seed_private(root_path: Path) -> None:
+def test_creates_root_and_platform_secret_private(root_path: Path) -> None:
     _backend(root_path)
-    seed = root_path.parent / PLATFORM_SEED_FILE_NAME
+    secret = root_path.parent / PLATFORM_SECRET_FILE_NAME
     assert stat.S_IMODE(root_path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(seed.stat().st_mode) == 0o600
-    assert len(seed.read_bytes()) == 32
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert len(secret.read_bytes()) == 32
 
 
 def test_root_is_reused(root_path: Path) -> None:
@@ -67,9 +67,9 @@ def test_corrupt_root_is_refused(root_path: Path) -> None:
         _backend(root_path)
 
 
-def test_wrong_size_platform_seed_is_refused(root_path: Path) -> None:
+def test_wrong_size_platform_secret_is_refused(root_path: Path) -> None:
     root_path.parent.mkdir(parents=True)
-    (root_path.parent / PLATFORM_SEED_FILE_NAME).write_bytes(b"short")
+    (root_path.parent / PLATFORM_SECRET_FILE_NAME).write_bytes(b"short")
     with pytest.raises(FormatError):
         _backend(root_path)
 

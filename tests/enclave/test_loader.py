@@ -206,6 +206,7 @@ def test_wsgi_app_is_detected_and_served_through_a2wsgi(tmp_path: Path) -> None:
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 2),
     }
+
     async def call() -> None:
         await loaded.asgi(scope, receive, send)
 

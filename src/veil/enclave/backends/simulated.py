@@ -32,7 +32,7 @@ from veil.enclave.identity import RuntimeIdentity, simulated_measurement
 from veil.errors import FormatError, OperationError
 
 __all__ = [
-    "PLATFORM_SEED_FILE_NAME",
+    "PLATFORM_SECRET_FILE_NAME",
     "SimulatedBackend",
     "load_or_create_platform_secret",
     "load_or_create_simulation_root",
@@ -41,7 +41,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 #: The simulated platform's sealing secret lives beside the simulation root under this name.
-PLATFORM_SEED_FILE_NAME: Final = "platform.seed"
+PLATFORM_SECRET_FILE_NAME: Final = "platform.secret"  # noqa: S105 (a file name)
 PLATFORM_SECRET_SIZE: Final = 32
 #: Largest simulation root PEM read, in bytes (an Ed25519 PKCS#8 PEM is 119 bytes).
 MAX_ROOT_PEM_BYTES: Final = 4096
@@ -102,7 +102,7 @@ class SimulatedBackend:
     ) -> None:
         self._root = load_or_create_simulation_root(root_path)
         self._platform_secret = load_or_create_platform_secret(
-            root_path.parent / PLATFORM_SEED_FILE_NAME
+            root_path.parent / PLATFORM_SECRET_FILE_NAME
         )
         self._fingerprint = fingerprint
         self._security_config_digest = bytes(security_config_digest)
