@@ -71,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         thread.join()
     elapsed = time.perf_counter() - start
     json.dump(
-        {"requests": len(latencies), "errors": len(errors), "elapsed": elapsed, "latencies": latencies},
+        {
+            "requests": len(latencies),
+            "errors": len(errors),
+            "elapsed": elapsed,
+            "latencies": latencies,
+        },
         sys.stdout,
     )
     return 0

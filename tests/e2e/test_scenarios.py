@@ -165,3 +165,32 @@ def test_veil_verify_url(
         timeout=30,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_veil_verify_url_refuses_a_wrong_fingerprint(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "sha256:" + "0" * 64
+    argv = ["verify", deployed.result.url, "--fingerprint", wrong, "--allow-simulated-insecure"]
+    assert main([*argv, "--json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["verified"] is False
+    assert wrong in report["error"]
+
+
+def test_veil_verify_url_refuses_simulated_evidence_by_default(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", deployed.result.url, "--fingerprint", deployed.app.fingerprint]) == 3
+    assert "simulated" in capsys.readouterr().err
+
+
+def test_veil_verify_url_without_expectation_says_the_code_was_not_checked(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", deployed.result.url, "--allow-simulated-insecure", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["code_checked"] is False
+    assert any("was not checked" in note for note in report["notes"])
+    if deployed.scenario == "operator":
+        assert any("can read and change the traffic" in note for note in report["notes"])

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from veil.crypto.keys import CodeKey
 from veil.errors import ConfigError, FormatError
@@ -155,3 +158,9 @@ def test_offline_install_from_lock(tmp_path: Path, wheelhouse: Path) -> None:
     assert (tmp_path / "site/tinydep/__init__.py").read_text() == "VERSION = '1.0'\n"
     requirements.write_text(install_requirements(lock, wheelhouse).replace(digest[7:], "0" * 64))
     assert subprocess.run(command, capture_output=True).returncode != 0
+
+
+@given(st.binary(max_size=300))
+def test_lock_parser_raises_only_format_error(data: bytes) -> None:
+    with contextlib.suppress(FormatError):
+        WheelLock.from_json(data)

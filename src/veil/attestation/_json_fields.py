@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from veil.attestation._signed_json import SignedJsonError
@@ -28,6 +29,7 @@ MAX_ADVISORY_IDS = 512
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 _STATUSES = {status.value: status for status in TcbStatus}
+_SVN = operator.itemgetter("svn")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -42,6 +44,11 @@ def _no_constant(name: str) -> Any:
     raise SignedJsonError(f"{name} is not valid JSON")
 
 
+# Built once: ``json.loads`` with arguments builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_UNIQUE_KEYS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
 def load_object(data: bytes, what: str, *, duplicate_keys_checked: bool = False) -> Fields:
     """Parse signed JSON bytes that must hold one object (UTF-8, no duplicate keys, no NaN).
 
@@ -49,34 +56,43 @@ def load_object(data: bytes, what: str, *, duplicate_keys_checked: bool = False)
     ``_signed_json.loads_strict`` (every ``Collateral`` does at construction), so the per-object
     duplicate check, the slowest part for a TCB info of hundreds of small objects, is skipped.
     """
-    hook = None if duplicate_keys_checked else _unique_keys
+    decoder = _DECODER if duplicate_keys_checked else _UNIQUE_KEYS_DECODER
     try:
-        value = json.loads(
-            data.decode("utf-8"), object_pairs_hook=hook, parse_constant=_no_constant
-        )
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff"):  # as json.loads does
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = decoder.decode(text)
     except (SignedJsonError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise CollateralFormatError(f"{what}: invalid JSON: {e}") from e
     return Fields.of(value, what)
 
 
+#: Where a Fields object sits, formatted only when an error names it: a path, (parent, key)
+#: for a member object, or (parent path, key, index) for a list item. Parsing a TCB info builds
+#: hundreds of these.
+_Location = str | tuple["Fields", str] | tuple[str, str, int]
+
+
 class Fields:
     """A JSON object with typed getters; every miss or wrong type is a CollateralFormatError."""
 
-    def __init__(self, values: Mapping[str, Any], where: str | tuple[str, str, int]) -> None:
+    __slots__ = ("_location", "_values")
+
+    def __init__(self, values: Mapping[str, Any], where: _Location) -> None:
         self._values = values
-        # (parent, key, index) is formatted only when an error needs it: parsing a TCB info
-        # builds hundreds of these.
         self._location = where
 
     @property
     def _where(self) -> str:
-        if isinstance(self._location, tuple):
-            parent, key, index = self._location
-            return f"{parent}.{key}[{index}]"
-        return self._location
+        location = self._location
+        if isinstance(location, str):
+            return location
+        if len(location) == 2:
+            return f"{location[0]._where}.{location[1]}"
+        return f"{location[0]}.{location[1]}[{location[2]}]"
 
     @classmethod
-    def of(cls, value: object, where: str | tuple[str, str, int]) -> Fields:
+    def of(cls, value: object, where: _Location) -> Fields:
         if not isinstance(value, dict):
             raise CollateralFormatError(f"{cls({}, where)._where}: expected a JSON object")
         return cls(value, where)
@@ -85,20 +101,21 @@ class Fields:
         return key in self._values
 
     def _get(self, key: str) -> object:
-        if key not in self._values:
-            raise CollateralFormatError(f"{self._where}: missing {key!r}")
-        return self._values[key]
+        try:
+            return self._values[key]
+        except KeyError:
+            raise CollateralFormatError(f"{self._where}: missing {key!r}") from None
 
     def int_(self, key: str, *, maximum: int) -> int:
         value = self._get(key)
-        # bool is an int in Python; JSON true is not a number.
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
+        # Exactly int: bool is an int in Python, and JSON true is not a number.
+        if type(value) is not int or not 0 <= value <= maximum:
             raise CollateralFormatError(f"{self._where}: {key!r} must be an integer 0..{maximum}")
         return value
 
     def str_(self, key: str) -> str:
         value = self._get(key)
-        if not isinstance(value, str):
+        if type(value) is not str:
             raise CollateralFormatError(f"{self._where}: {key!r} must be a string")
         return value
 
@@ -113,7 +130,8 @@ class Fields:
         if not _INSTANT.fullmatch(text):
             raise CollateralFormatError(f"{self._where}: {key!r} is not a UTC RFC 3339 instant")
         try:
-            return datetime.fromisoformat(text).astimezone(UTC)
+            # The pattern ends in "Z", which fromisoformat reads as UTC.
+            return datetime.fromisoformat(text)
         except ValueError as e:
             raise CollateralFormatError(f"{self._where}: {key!r} is not a valid date") from e
 
@@ -125,7 +143,7 @@ class Fields:
         return status
 
     def object_(self, key: str) -> Fields:
-        return Fields.of(self._get(key), f"{self._where}.{key}")
+        return Fields.of(self._get(key), (self, key))
 
     def objects(self, key: str, *, maximum: int, default_empty: bool = False) -> list[Fields]:
         if default_empty and key not in self._values:
@@ -143,7 +161,7 @@ class Fields:
         value = self._get(key)
         if isinstance(value, list) and len(value) == count:
             try:
-                svns = [item["svn"] for item in value]
+                svns = list(map(_SVN, value))
                 if set(map(type, svns)) == {int}:  # no bool, float or str
                     return bytes(svns)
             except (TypeError, KeyError, ValueError):

@@ -58,6 +58,8 @@ class Layout:
     size: int
     fields: tuple[Field, ...]
     _by_name: dict[str, Field] = dataclass_field(init=False, repr=False, compare=False)
+    #: All fields as one little-endian struct (contiguous, so no padding): one C call per record.
+    _struct: struct.Struct = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         position = 0
@@ -75,6 +77,10 @@ class Layout:
         if len(by_name) != len(self.fields):
             raise ValueError(f"{self.name}: duplicate field names")
         object.__setattr__(self, "_by_name", by_name)
+        whole = struct.Struct("<" + "".join(item.fmt[1:] for item in self.fields))
+        if whole.size != self.size or len(whole.unpack(bytes(whole.size))) != len(self.fields):
+            raise ValueError(f"{self.name}: every field must be one value, without padding")
+        object.__setattr__(self, "_struct", whole)
 
     @classmethod
     def of(cls, name: str, size: int, table: tuple[tuple[str, int, str], ...]) -> Layout:
@@ -93,7 +99,4 @@ class Layout:
         """Unpack exactly ``size`` bytes; the caller has already checked the length."""
         if len(data) != self.size:
             raise ValueError(f"{self.name} needs {self.size} bytes, got {len(data)}")
-        values: dict[str, int | bytes] = {}
-        for item in self.fields:
-            (values[item.name],) = struct.unpack_from(item.fmt, data, item.offset)
-        return Unpacked(values)
+        return Unpacked(dict(zip(self._by_name, self._struct.unpack(data), strict=True)))

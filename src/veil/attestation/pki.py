@@ -8,8 +8,8 @@ as data (:class:`ValidityWindow`) so a verified chain can be re-checked against 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
@@ -19,6 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
+from veil.attestation._parsed_x509 import (
+    ParsedCertificate,
+    crl_tbs_and_issuer,
+    read_pem_certificates,
+)
 from veil.attestation.errors import CollateralExpiredError, QuoteVerificationError
 from veil.attestation.roots import TrustAnchor
 
@@ -26,6 +31,7 @@ __all__ = [
     "MAX_CHAIN_CERTIFICATES",
     "NO_KNOWN_CERTIFICATES",
     "KnownCertificates",
+    "ParsedCertificate",
     "ValidityWindow",
     "VerifiedCrl",
     "chain_windows",
@@ -43,56 +49,6 @@ MAX_CHAIN_CERTIFICATES = 4
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _UNDERSTOOD_CRITICAL = frozenset({ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE})
-
-
-def _children(der: bytes, count: int) -> list[bytes]:
-    """The first ``count`` TLVs (raw, tag included) inside the DER SEQUENCE ``der``.
-
-    Names are compared as DER bytes (as webpki does), which avoids decoding them into
-    Python objects on every verification. ``cryptography`` already parsed these bytes, so
-    a failure here means a bug or a malformed structure: ValueError, wrapped by callers.
-    """
-    if len(der) < 2 or der[0] != 0x30:
-        raise ValueError("not a DER SEQUENCE")
-    position = _header_length(der, 0)
-    items: list[bytes] = []
-    while len(items) < count:
-        if position + 2 > len(der):
-            raise ValueError("truncated DER")
-        header = _header_length(der, position)
-        end = position + header + _content_length(der, position)
-        items.append(der[position:end])
-        position = end
-    return items
-
-
-def _header_length(der: bytes, position: int) -> int:
-    first = der[position + 1]
-    return 2 + (first & 0x7F if first & 0x80 else 0)
-
-
-def _content_length(der: bytes, position: int) -> int:
-    first = der[position + 1]
-    if not first & 0x80:
-        return first
-    count = first & 0x7F
-    return int.from_bytes(der[position + 2 : position + 2 + count], "big")
-
-
-def certificate_names(certificate: x509.Certificate) -> tuple[bytes, bytes, bytes]:
-    """(issuer, subject, subjectPublicKeyInfo) of a v3 certificate, each as DER."""
-    # TBSCertificate: [0] version, serialNumber, signature, issuer, validity, subject, spki, …
-    fields = _children(certificate.tbs_certificate_bytes, 7)
-    if fields[0][0] != 0xA0:
-        raise ValueError("not an X.509 v3 certificate")
-    return fields[3], fields[5], fields[6]
-
-
-def crl_issuer(crl: x509.CertificateRevocationList) -> bytes:
-    """The issuer of a CRL as DER."""
-    # TBSCertList: version (optional INTEGER), signature, issuer, thisUpdate, …
-    fields = _children(crl.tbs_certlist_bytes, 3)
-    return fields[2] if fields[0][0] == 0x02 else fields[1]
 
 
 @dataclass(frozen=True)
@@ -124,11 +80,18 @@ def check_windows(windows: Iterable[ValidityWindow], now: datetime, *, allow_exp
     return False
 
 
-def load_pem_chain(pem: bytes, *, step: str, what: str) -> tuple[x509.Certificate, ...]:
-    """Certificates of a PEM chain, leaf first; malformed input fails ``step``."""
+def load_pem_chain(
+    pem: bytes, *, step: str, what: str, known: KnownCertificates | None = None
+) -> tuple[ParsedCertificate, ...]:
+    """Certificates of a PEM chain, leaf first; malformed input fails ``step``.
+
+    A certificate in ``known`` (same PEM base64) is reused as it is, not parsed again.
+    """
     try:
-        certificates = tuple(x509.load_pem_x509_certificates(pem.rstrip(b"\0")))
-    except ValueError as e:
+        certificates = tuple(
+            read_pem_certificates(pem.rstrip(b"\0"), known.by_base64 if known is not None else None)
+        )
+    except (ValueError, x509.InvalidVersion) as e:  # InvalidVersion is not a ValueError
         raise QuoteVerificationError(step, f"{what} cannot be parsed: {e}") from e
     if not 2 <= len(certificates) <= MAX_CHAIN_CERTIFICATES:
         raise QuoteVerificationError(
@@ -137,7 +100,15 @@ def load_pem_chain(pem: bytes, *, step: str, what: str) -> tuple[x509.Certificat
     return certificates
 
 
-def public_key_bytes(certificate: x509.Certificate, *, step: str, what: str) -> bytes:
+def _parsed(certificate: x509.Certificate | ParsedCertificate) -> ParsedCertificate:
+    if isinstance(certificate, ParsedCertificate):
+        return certificate
+    return ParsedCertificate.of(certificate)
+
+
+def public_key_bytes(
+    certificate: x509.Certificate | ParsedCertificate, *, step: str, what: str
+) -> bytes:
     key = p256_key(certificate, step=step, what=what)
     return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
@@ -150,7 +121,11 @@ def verify_ecdsa_p256(key: ec.EllipticCurvePublicKey, signature_der: bytes, data
     return True
 
 
-def p256_key(certificate: x509.Certificate, *, step: str, what: str) -> ec.EllipticCurvePublicKey:
+def p256_key(
+    certificate: x509.Certificate | ParsedCertificate, *, step: str, what: str
+) -> ec.EllipticCurvePublicKey:
+    if isinstance(certificate, ParsedCertificate):
+        certificate = certificate.certificate
     try:
         key = certificate.public_key()
     except (ValueError, UnsupportedAlgorithm) as e:
@@ -181,19 +156,39 @@ def _check_extensions(certificate: x509.Certificate, *, step: str, what: str) ->
 
 @dataclass(frozen=True)
 class KnownCertificates:
-    """Certificates already checked against one anchor (compared by DER)."""
+    """Certificates already checked against one anchor, by DER.
 
-    #: Validly issued, with CA constraints respected, in a chain ending at the anchor.
-    issued: frozenset[x509.Certificate] = frozenset()
-    #: Top certificates that carry the anchor's key.
-    anchors: frozenset[x509.Certificate] = frozenset()
+    Looked up by DER bytes: ``x509.Certificate`` hashes by walking its parsed structure.
+    """
+
+    #: DER of certificates validly issued, with CA constraints respected, in a chain ending
+    #: at the anchor.
+    issued_der: frozenset[bytes] = frozenset()
+    #: DER of top certificates that carry the anchor's key.
+    anchors_der: frozenset[bytes] = frozenset()
+    #: Every certificate above, parsed.
+    by_der: Mapping[bytes, ParsedCertificate] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    #: Those read from PEM, by their base64: a chain presenting one again reuses it.
+    by_base64: Mapping[bytes, ParsedCertificate] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @property
+    def issued(self) -> frozenset[x509.Certificate]:
+        return frozenset(self.by_der[der].certificate for der in self.issued_der)
+
+    @property
+    def anchors(self) -> frozenset[x509.Certificate]:
+        return frozenset(self.by_der[der].certificate for der in self.anchors_der)
 
 
 NO_KNOWN_CERTIFICATES = KnownCertificates()
 
 
 def verify_chain(
-    certificates: Sequence[x509.Certificate],
+    certificates: Sequence[x509.Certificate | ParsedCertificate],
     *,
     anchor: TrustAnchor,
     step: str,
@@ -210,14 +205,19 @@ def verify_chain(
     """
     try:
         return _verify_chain(
-            certificates, anchor=anchor, step=step, what=what, known=known, leaf_is_ca=leaf_is_ca
+            [_parsed(c) for c in certificates],
+            anchor=anchor,
+            step=step,
+            what=what,
+            known=known,
+            leaf_is_ca=leaf_is_ca,
         )
     except ValueError as e:  # cryptography decodes fields lazily
         raise QuoteVerificationError(step, f"{what} has a malformed certificate: {e}") from e
 
 
 def _verify_chain(
-    certificates: Sequence[x509.Certificate],
+    certificates: Sequence[ParsedCertificate],
     *,
     anchor: TrustAnchor,
     step: str,
@@ -226,31 +226,36 @@ def _verify_chain(
     leaf_is_ca: bool,
 ) -> KnownCertificates:
     top = certificates[-1]
-    if top not in known.anchors and (certificate_names(top)[2] != anchor.subject_public_key_info):
+    top_known = top.der in known.anchors_der
+    if not top_known and top.subject_public_key_info != anchor.subject_public_key_info:
         raise QuoteVerificationError(step, f"{what} does not end at the pinned {anchor.name} key")
     leaf = certificates[0]
-    if leaf not in known.issued:
-        constraints = _basic_constraints(leaf)
+    if leaf.der not in known.issued_der:
+        constraints = _basic_constraints(leaf.certificate)
         if (constraints is not None and constraints.ca) != leaf_is_ca:
             role = "a CA" if leaf_is_ca else "an end entity"
             raise QuoteVerificationError(step, f"{what}: the first certificate is not {role}")
     for depth, (child, issuer) in enumerate(itertools.pairwise(certificates)):
-        if child in known.issued:
+        if child.der in known.issued_der:
             continue
         label = f"{what} certificate {depth}"
-        _check_extensions(child, step=step, what=label)
-        _check_issuer(issuer, depth, step=step, what=what)
-        if certificate_names(child)[0] != certificate_names(issuer)[1]:
+        _check_extensions(child.certificate, step=step, what=label)
+        _check_issuer(issuer.certificate, depth, step=step, what=what)
+        if child.issuer != issuer.subject:
             raise QuoteVerificationError(step, f"{label} is not issued by the next one")
-        if child.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
+        if child.certificate.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
             raise QuoteVerificationError(step, f"{label} is not signed with ECDSA-SHA256")
         issuer_key = p256_key(issuer, step=step, what=f"{what} issuer")
-        if not verify_ecdsa_p256(issuer_key, child.signature, child.tbs_certificate_bytes):
+        if not verify_ecdsa_p256(issuer_key, child.certificate.signature, child.tbs):
             raise QuoteVerificationError(step, f"{label} has an invalid signature")
-    if top not in known.anchors:
-        _check_extensions(top, step=step, what=f"{what} root")
+    if not top_known:
+        _check_extensions(top.certificate, step=step, what=f"{what} root")
+    issued = certificates[:-1]
     return KnownCertificates(
-        issued=known.issued | frozenset(certificates[:-1]), anchors=known.anchors | {top}
+        issued_der=known.issued_der.union(c.der for c in issued),
+        anchors_der=known.anchors_der | {top.der},
+        by_der={**known.by_der, **{c.der: c for c in certificates}},
+        by_base64={**known.by_base64, **{c.base64: c for c in certificates if c.base64}},
     )
 
 
@@ -270,7 +275,7 @@ def _check_issuer(issuer: x509.Certificate, depth: int, *, step: str, what: str)
 
 
 def chain_windows(
-    certificates: Sequence[x509.Certificate], *, step: str, what: str
+    certificates: Sequence[x509.Certificate | ParsedCertificate], *, step: str, what: str
 ) -> tuple[ValidityWindow, ...]:
     try:
         return tuple(
@@ -280,7 +285,7 @@ def chain_windows(
                 cert.not_valid_before_utc,
                 cert.not_valid_after_utc,
             )
-            for depth, cert in enumerate(certificates)
+            for depth, cert in enumerate(_parsed(c).certificate for c in certificates)
         )
     except ValueError as e:
         raise QuoteVerificationError(step, f"{what} has a malformed validity: {e}") from e
@@ -307,14 +312,17 @@ class VerifiedCrl:
         return ValidityWindow(step, what, None, self.next_update)
 
 
-def verify_crl(der: bytes, *, issuer: x509.Certificate, step: str, what: str) -> VerifiedCrl:
+def verify_crl(
+    der: bytes, *, issuer: x509.Certificate | ParsedCertificate, step: str, what: str
+) -> VerifiedCrl:
     """Parse a DER CRL and check it is signed (ECDSA-SHA256) by ``issuer``."""
     try:
         crl = x509.load_der_x509_crl(der)
         next_update = crl.next_update_utc
         this_update = crl.last_update_utc
-        issuer_name = crl_issuer(crl)
-        issuer_subject = certificate_names(issuer)[1]
+        # The exact signed bytes: ``tbs_certlist_bytes`` re-encodes the whole list each time.
+        tbs, issuer_name = crl_tbs_and_issuer(der)
+        issuer_subject = _parsed(issuer).subject
     except ValueError as e:
         raise QuoteVerificationError(step, f"{what} cannot be parsed: {e}") from e
     if next_update is None:
@@ -324,7 +332,7 @@ def verify_crl(der: bytes, *, issuer: x509.Certificate, step: str, what: str) ->
     if crl.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
         raise QuoteVerificationError(step, f"{what} is not signed with ECDSA-SHA256")
     key = p256_key(issuer, step=step, what=f"{what} issuer")
-    if not verify_ecdsa_p256(key, crl.signature, crl.tbs_certlist_bytes):
+    if not verify_ecdsa_p256(key, crl.signature, tbs):
         raise QuoteVerificationError(step, f"{what} has an invalid signature")
     return VerifiedCrl(
         issuer=issuer_name,
@@ -336,11 +344,12 @@ def verify_crl(der: bytes, *, issuer: x509.Certificate, step: str, what: str) ->
 
 
 def check_not_revoked(
-    certificate: x509.Certificate, crl: VerifiedCrl, *, step: str, what: str
+    certificate: x509.Certificate | ParsedCertificate, crl: VerifiedCrl, *, step: str, what: str
 ) -> None:
     """``crl`` must be the one covering ``certificate`` (same issuer) and not list it."""
+    parsed = _parsed(certificate)
     try:
-        issuer, serial = certificate_names(certificate)[0], certificate.serial_number
+        issuer, serial = parsed.issuer, parsed.certificate.serial_number
     except ValueError as e:
         raise QuoteVerificationError(step, f"{what} has a malformed issuer or serial") from e
     if issuer != crl.issuer:

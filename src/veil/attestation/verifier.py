@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -36,6 +35,7 @@ from veil.attestation.errors import QuoteVerificationError
 from veil.attestation.pck import PckExtension, PckExtensionError
 from veil.attestation.pki import (
     KnownCertificates,
+    ParsedCertificate,
     ValidityWindow,
     VerifiedCrl,
     chain_windows,
@@ -147,8 +147,8 @@ def _signed_json_chain(
     known: KnownCertificates,
     step: str,
     what: str,
-) -> tuple[tuple[x509.Certificate, ...], KnownCertificates]:
-    chain = load_pem_chain(chain_pem, step=step, what=what)
+) -> tuple[tuple[ParsedCertificate, ...], KnownCertificates]:
+    chain = load_pem_chain(chain_pem, step=step, what=what, known=known)
     if len(chain) != 2:
         raise QuoteVerificationError(step, f"{what} must be a signer and the root")
     known = verify_chain(chain, anchor=anchor, step=step, what=what, known=known)
@@ -157,7 +157,7 @@ def _signed_json_chain(
 
 
 def _check_signed_json(
-    signer: x509.Certificate, data: bytes, signature: bytes, *, step: str, what: str
+    signer: ParsedCertificate, data: bytes, signature: bytes, *, step: str, what: str
 ) -> None:
     key = p256_key(signer, step=step, what=f"the {what} signer")
     if not verify_ecdsa_p256(key, _der_signature(signature), data):
@@ -270,10 +270,13 @@ def _check_header(quote: Quote) -> None:
 
 def _check_pck_chain(
     quote: Quote, verified: VerifiedCollateral, now: datetime, options: VerifyOptions
-) -> tuple[x509.Certificate, PckExtension, bool]:
+) -> tuple[ParsedCertificate, PckExtension, bool]:
     """Step 2 for the quote's own chain; returns the PCK leaf, its SGX extension, expiry."""
     chain = load_pem_chain(
-        quote.certification.pck_cert_chain_pem, step="2.1", what="PCK certificate chain"
+        quote.certification.pck_cert_chain_pem,
+        step="2.1",
+        what="PCK certificate chain",
+        known=verified.known_certificates,
     )
     if len(chain) != 3:
         raise QuoteVerificationError("2.1", "PCK certificate chain must be PCK, PCK CA, root")
@@ -292,13 +295,13 @@ def _check_pck_chain(
     check_not_revoked(leaf, pck_crl, step="2.8", what="the PCK certificate")
     check_not_revoked(pck_ca, verified.root_ca_crl, step="2.8", what="the PCK CA certificate")
     try:
-        extension = PckExtension.from_certificate(leaf)
+        extension = PckExtension.from_certificate(leaf.certificate)
     except PckExtensionError as e:
         raise QuoteVerificationError("2.9", str(e)) from e
     return leaf, extension, expired
 
 
-def _check_quote_signatures(quote: Quote, pck: x509.Certificate) -> None:
+def _check_quote_signatures(quote: Quote, pck: ParsedCertificate) -> None:
     """Steps 3-5: PCK → QE report → attestation key → quote."""
     certification = quote.certification
     pck_key = p256_key(pck, step="3.1", what="the PCK certificate")

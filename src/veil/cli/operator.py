@@ -1,36 +1,17 @@
-"""Operator commands: spawn, evidence, provision, status, list, logs, stop, restart."""
+"""Operator commands: spawn, evidence, provision, status, list, logs, stop, restart.
+
+Only the parser lives here; the handlers (and their heavy imports) load when a command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import secrets
-import sys
-from collections.abc import Sequence
-from pathlib import Path
+import importlib
+from collections.abc import Callable
 
-from rich.markup import escape
+from veil.host.state import DEFAULT_SPAWN_TIMEOUT, DEFAULT_STOP_GRACE
 
-from veil.attestation.sources.file import FileCollateralSource
-from veil.cli._output import emit_json, err_console, out_console, warn
-from veil.errors import ConfigError, OperationError
-from veil.host.bootstrap import MAX_NONCE_BYTES, BootstrapClient
-from veil.host.evidence import collect_evidence
-from veil.host.state import NodePaths, NodeState, existing_node
-from veil.host.supervisor import (
-    DEFAULT_SPAWN_TIMEOUT,
-    DEFAULT_STOP_GRACE,
-    NodeInfo,
-    follow_log,
-    is_running,
-    list_nodes,
-    node_info,
-    restart_node,
-    spawn_node,
-    stop_node,
-    wait_for_state,
-)
-
-__all__ = ["UNTRUSTED_SSL_WARNING", "register", "wait_with_spinner"]
+__all__ = ["PROVISION_TIMEOUT", "UNTRUSTED_SSL_WARNING", "lazy_handler", "register"]
 
 #: Said every time the operator scenario is chosen: users must not mistake it for privacy.
 UNTRUSTED_SSL_WARNING = (
@@ -38,194 +19,20 @@ UNTRUSTED_SSL_WARNING = (
     "and change all traffic between users and the app. The evidence still proves which code "
     "runs, but the channel is NOT end to end. Use it only for tests with test data."
 )
-_PROVISION_TIMEOUT = 120.0
-_MAX_SEALED_BYTES = 1024 * 1024
+#: How long `provision` waits for the app to load and serve, in seconds.
+PROVISION_TIMEOUT = 120.0
 
 
-def wait_with_spinner(
-    paths: NodePaths, targets: Sequence[str], *, timeout: float, quiet: bool, label: str
-) -> NodeState:
-    """Wait for a node state, with a spinner on stderr when it is a terminal."""
-    if quiet or not err_console.is_terminal:
-        return wait_for_state(paths, targets, timeout=timeout)
-    with err_console.status(label) as spinner:
+def lazy_handler(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A handler that imports ``veil.cli.<module>`` only when the command runs."""
 
-        def tick(state: NodeState | None) -> None:
-            now = state.state if state else "starting"
-            spinner.update(f"{label} (node is {now})")
-
-        return wait_for_state(paths, targets, timeout=timeout, on_tick=tick)
-
-
-def _spawn(args: argparse.Namespace) -> int:
-    operator_tls = None
-    if args.untrusted_ssl_cert or args.untrusted_ssl_key:
-        if not (args.untrusted_ssl_cert and args.untrusted_ssl_key):
-            raise ConfigError("--untrusted-ssl-cert and --untrusted-ssl-key go together")
-        operator_tls = (Path(args.untrusted_ssl_cert), Path(args.untrusted_ssl_key))
-        warn(UNTRUSTED_SSL_WARNING)
-    paths = spawn_node(
-        Path(args.package),
-        name=args.name,
-        port=args.port,
-        host=args.host,
-        backend=args.backend,
-        san=args.san,
-        operator_tls=operator_tls,
-    )
-    state = wait_with_spinner(
-        paths,
-        ("waiting", "serving"),
-        timeout=args.timeout,
-        quiet=args.json,
-        label=f"starting node {args.name}",
-    )
-    info = node_info(args.name)
-    if args.json:
-        emit_json(info.to_json())
-    else:
-        out_console.print(
-            f"node [bold]{escape(args.name)}[/] is {state.state} at {escape(info.url)}"
+    def handler(args: argparse.Namespace) -> int:
+        function: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(f"veil.cli.{module}"), name
         )
-        if state.state == "waiting":
-            err_console.print(
-                f"next: veil evidence {args.name} -o evidence.json  (send it to the owner)"
-            )
-    return 0
+        return function(args)
 
-
-def _evidence(args: argparse.Namespace) -> int:
-    nonce = None
-    if args.nonce is not None:
-        try:
-            nonce = bytes.fromhex(args.nonce)
-        except ValueError as e:
-            raise ConfigError("--nonce must be hex") from e
-        if not 0 < len(nonce) <= MAX_NONCE_BYTES:
-            raise ConfigError(f"--nonce must be 1 to {MAX_NONCE_BYTES} bytes")
-    elif args.fresh_nonce:
-        nonce = secrets.token_bytes(32)
-    info = node_info(args.name)
-    source = FileCollateralSource(Path(args.collateral)) if args.collateral else None
-    data = collect_evidence(info.url, nonce=nonce, collateral_source=source)
-    if args.output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return 0
-    out = Path(args.output)
-    try:
-        out.write_bytes(data)
-    except OSError as e:
-        raise OperationError(f"cannot write {out}: {e.strerror or e}") from e
-    if args.json:
-        emit_json({"name": args.name, "evidence": str(out), "bytes": len(data)})
-    else:
-        out_console.print(f"evidence of node {escape(args.name)} saved to {escape(str(out))}")
-    return 0
-
-
-def _provision(args: argparse.Namespace) -> int:
-    info = node_info(args.name)
-    if not info.running:
-        raise OperationError(f"node {args.name!r} is not running")
-    source = Path(args.sealed)
-    try:
-        with source.open("rb") as f:
-            envelope = f.read(_MAX_SEALED_BYTES + 1)
-    except OSError as e:
-        raise OperationError(f"cannot read {source}: {e.strerror or e}") from e
-    if len(envelope) > _MAX_SEALED_BYTES:
-        raise ConfigError(f"{source} is larger than {_MAX_SEALED_BYTES} bytes")
-    BootstrapClient(info.url).provision(envelope)
-    state = wait_with_spinner(
-        existing_node(args.name),
-        ("serving",),
-        timeout=args.timeout,
-        quiet=args.json,
-        label=f"node {args.name} is loading the app",
-    )
-    if args.json:
-        emit_json(node_info(args.name).to_json())
-    else:
-        out_console.print(f"node [bold]{escape(args.name)}[/] is {state.state} at {info.url}")
-    return 0
-
-
-def _render(info: NodeInfo) -> str:
-    reason = f" ({info.state.reason})" if info.state and info.state.reason else ""
-    return (
-        f"{info.name}\t{info.display_state}{reason}\t{info.url}\t{info.spec.backend}"
-        f"\t{info.state.fingerprint if info.state and info.state.fingerprint else '-'}"
-    )
-
-
-def _status(args: argparse.Namespace) -> int:
-    if args.name is None:
-        return _list(args)
-    info = node_info(args.name)
-    if args.json:
-        emit_json(info.to_json())
-        return 0
-    for key, value in info.to_json().items():
-        out_console.print(f"{key:12} {escape(str(value))}")
-    return 0
-
-
-def _list(args: argparse.Namespace) -> int:
-    infos = list_nodes()
-    if args.json:
-        emit_json({"nodes": [i.to_json() for i in infos]})
-        return 0
-    if not infos:
-        err_console.print("no nodes (start one with `veil spawn` or `veil deploy`)")
-        return 0
-    for info in infos:
-        out_console.print(escape(_render(info)), soft_wrap=True)
-    return 0
-
-
-def _logs(args: argparse.Namespace) -> int:
-    paths = existing_node(args.name)
-    stop = None
-    if args.follow:
-
-        def stop() -> bool:
-            return not is_running(paths)
-
-    for line in follow_log(paths, follow=args.follow, stop=stop):
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    return 0
-
-
-def _stop(args: argparse.Namespace) -> int:
-    was_running = stop_node(args.name, grace=args.grace, remove=args.remove)
-    if args.json:
-        emit_json({"name": args.name, "was_running": was_running, "removed": args.remove})
-    else:
-        what = "stopped" if was_running else "was not running"
-        removed = "; its directory was removed" if args.remove else ""
-        out_console.print(f"node {escape(args.name)} {what}{removed}")
-    return 0
-
-
-def _restart(args: argparse.Namespace) -> int:
-    paths = restart_node(args.name, grace=args.grace)
-    state = wait_with_spinner(
-        paths,
-        ("waiting", "serving"),
-        timeout=args.timeout,
-        quiet=args.json,
-        label=f"restarting node {args.name}",
-    )
-    if args.json:
-        emit_json(node_info(args.name).to_json())
-    else:
-        hint = ""
-        if state.state == "waiting":
-            hint = " (it needs the owner's secrets again: veil evidence → owner → veil provision)"
-        out_console.print(f"node {escape(args.name)} is {state.state}{hint}")
-    return 0
+    return handler
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -240,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--untrusted-ssl-key", help="operator TLS private key (operator scenario)")
     p.add_argument("--timeout", type=float, default=DEFAULT_SPAWN_TIMEOUT, help="seconds")
     p.add_argument("--json", action="store_true", help="print the node record as JSON")
-    p.set_defaults(func=_spawn)
+    p.set_defaults(func=lazy_handler("_operator_impl", "spawn"))
 
     p = subparsers.add_parser("evidence", help="save a node's attestation evidence")
     p.add_argument("name")
@@ -254,39 +61,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="DCAP collateral to embed for a hardware quote (so the owner can verify offline)",
     )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_evidence)
+    p.set_defaults(func=lazy_handler("_operator_impl", "evidence"))
 
     p = subparsers.add_parser("provision", help="relay the owner's sealed secrets to a node")
     p.add_argument("name")
     p.add_argument("sealed", help="sealed secrets file from `veil seal`")
-    p.add_argument("--timeout", type=float, default=_PROVISION_TIMEOUT, help="seconds")
+    p.add_argument("--timeout", type=float, default=PROVISION_TIMEOUT, help="seconds")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_provision)
+    p.set_defaults(func=lazy_handler("_operator_impl", "provision"))
 
     p = subparsers.add_parser("status", help="show one node (or all)")
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_status)
+    p.set_defaults(func=lazy_handler("_operator_impl", "status"))
 
     p = subparsers.add_parser("list", help="list nodes")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_list)
+    p.set_defaults(func=lazy_handler("_operator_impl", "list_"))
 
     p = subparsers.add_parser("logs", help="print a node's log")
     p.add_argument("name")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    p.set_defaults(func=_logs)
+    p.set_defaults(func=lazy_handler("_operator_impl", "logs"))
 
     p = subparsers.add_parser("stop", help="stop a node (SIGTERM, then SIGKILL)")
     p.add_argument("name")
     p.add_argument("--grace", type=float, default=DEFAULT_STOP_GRACE, help="seconds before KILL")
     p.add_argument("--remove", action="store_true", help="also delete its directory and data")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_stop)
+    p.set_defaults(func=lazy_handler("_operator_impl", "stop"))
 
     p = subparsers.add_parser("restart", help="restart a node from its directory")
     p.add_argument("name")
     p.add_argument("--grace", type=float, default=DEFAULT_STOP_GRACE, help="seconds before KILL")
     p.add_argument("--timeout", type=float, default=DEFAULT_SPAWN_TIMEOUT, help="seconds")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_restart)
+    p.set_defaults(func=lazy_handler("_operator_impl", "restart"))

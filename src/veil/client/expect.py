@@ -84,6 +84,9 @@ class ExpectedApp:
                 raise ConfigError(f"invalid fingerprint {self.fingerprint!r}: {e}") from e
         if self.security_config_json is not None and self.fingerprint is None:
             raise ValueError("a security config is only meaningful with its fingerprint")
+        if self.runtime is None and self.measurement is None:
+            # Hash the installed runtime once per expectation, not once per check.
+            object.__setattr__(self, "runtime", runtime_identity())
 
     @classmethod
     def from_package(cls, path: Path) -> ExpectedApp:

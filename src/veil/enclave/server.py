@@ -208,7 +208,10 @@ async def _trivial_lifespan(receive: Receive, send: Send) -> None:
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port``; ``OperationError`` if the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP
+    # (asyncio.base_events._set_nodelay); with proto 0, Nagle + delayed ACKs add ~40 ms to
+    # every response written in two parts (headers, then body).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

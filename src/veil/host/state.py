@@ -13,6 +13,8 @@ from typing import Final, TypeVar
 from veil.errors import ConfigError, FormatError, OperationError
 
 __all__ = [
+    "DEFAULT_SPAWN_TIMEOUT",
+    "DEFAULT_STOP_GRACE",
     "MAX_STATE_FILE_BYTES",
     "NODE_STATES",
     "NodeNotFoundError",
@@ -27,6 +29,12 @@ __all__ = [
     "validate_node_name",
     "veil_home",
 ]
+
+#: How long `spawn` waits for a node to report ``waiting``: key generation, a quote and
+#: uvicorn's start take about a second on the simulated backend; hardware is slower.
+DEFAULT_SPAWN_TIMEOUT: Final = 60.0
+#: How long a node gets after SIGTERM to close connections and exit before SIGKILL.
+DEFAULT_STOP_GRACE: Final = 10.0
 
 #: ``state.json`` and ``node.pid`` are small; anything bigger is not ours (or is corrupt).
 MAX_STATE_FILE_BYTES: Final = 64 * 1024

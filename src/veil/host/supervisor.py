@@ -22,6 +22,8 @@ from typing import Final
 from veil.enclave.spec import NodeSpec
 from veil.errors import ConfigError, FormatError, OperationError
 from veil.host.state import (
+    DEFAULT_SPAWN_TIMEOUT,
+    DEFAULT_STOP_GRACE,
     NodePaths,
     NodeState,
     existing_node,
@@ -53,17 +55,14 @@ __all__ = [
     "wait_for_state",
 ]
 
-#: How long `spawn` waits for a node to report ``waiting``: key generation, a quote and
-#: uvicorn's start take well under a second on the simulated backend; hardware is slower.
-DEFAULT_SPAWN_TIMEOUT: Final = 60.0
-#: How long a node gets after SIGTERM to close connections and exit before SIGKILL.
-DEFAULT_STOP_GRACE: Final = 10.0
-_POLL_INTERVAL: Final = 0.05
+_POLL_INTERVAL: Final = 0.02
 _LOG_TAIL_BYTES: Final = 4096
 
 #: Popen objects of nodes this process started: kept so that the children are reaped (and no
 #: "still running" ResourceWarning fires) when this process lives on, as in tests.
 _children: dict[int, subprocess.Popen[bytes]] = {}
+#: Exit codes of those children once reaped, for error messages.
+_exit_codes: dict[int, int] = {}
 
 
 class NameInUseError(ConfigError):
@@ -165,6 +164,7 @@ def is_running(paths: NodePaths, pid: int | None = None) -> bool:
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
         del _children[pid]
+        _exit_codes[pid] = child.returncode
         return False
     try:
         os.kill(pid, 0)
@@ -330,7 +330,9 @@ def wait_for_state(
             state = _read_state_quietly(paths)
             if state is not None and state.state in targets:
                 return state
-            raise NodeExitedError(f"node {paths.name!r} exited" + _log_hint(paths))
+            raise NodeExitedError(
+                f"node {paths.name!r} exited{_exit_status(paths)}" + _log_hint(paths)
+            )
         if time.monotonic() >= deadline:
             current = state.state if state else "no state yet"
             raise StateTimeoutError(
@@ -338,6 +340,19 @@ def wait_for_state(
                 f"{timeout:g} s (it is {current})"
             )
         time.sleep(_POLL_INTERVAL)
+
+
+def _exit_status(paths: NodePaths) -> str:
+    pid = read_pid(paths)
+    code = _exit_codes.get(pid) if pid is not None else None
+    if code is None:
+        return ""
+    if code < 0:
+        try:
+            return f" (killed by {signal.Signals(-code).name})"
+        except ValueError:
+            return f" (killed by signal {-code})"
+    return f" (exit code {code})"
 
 
 def _read_state_quietly(paths: NodePaths) -> NodeState | None:

@@ -13,19 +13,27 @@ from pathlib import Path
 from typing import Final
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.result import Tee
-from veil.client._tls import pinned_ssl_context
+from veil.client._tls import (
+    fetch_peer_certificate,
+    parse_https_url,
+    pinned_ssl_context,
+    spki_der,
+)
 from veil.client.expect import ExpectedApp
-from veil.client.verify import NONCE_BYTES, ServerVerification, verify_server
+from veil.client.verify import NONCE_BYTES, verify_server
 from veil.crypto.keys import CodeKey, read_code_key, write_code_key
 from veil.errors import BindingError, ConfigError, ServiceError
 from veil.host.bootstrap import BootstrapClient
 from veil.host.simulation import simulation_root_public_key
-from veil.host.state import validate_node_name, veil_home
+from veil.host.state import node_paths, validate_node_name, veil_home
 from veil.host.supervisor import (
     DEFAULT_SPAWN_TIMEOUT,
+    NameInUseError,
     node_info,
     spawn_node,
     stop_node,
@@ -169,12 +177,37 @@ def _app_name(source: Path | None, options: DeployOptions) -> str:
     return AppConfig.from_toml(source / CONFIG_FILE_NAME).name
 
 
-def _healthcheck(verification: ServerVerification, path: str) -> None:
-    host = verification.url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
-    context = pinned_ssl_context(verification.certificate_der, host=host)
+def _serving_channel(
+    url: str, enclave: OwnerVerifiedEnclave, header: PackageHeader, options: DeployOptions
+) -> tuple[str, bool, bytes]:
+    """(scenario, end to end, served certificate DER) of the app now serving at ``url``.
+
+    When the served key is the RA-TLS key just verified (zero trust), that verification
+    stands. Otherwise (owner certificate, operator TLS) the server is verified afresh, the way
+    a user would, to learn what the new certificate is bound to.
+    """
+    host, port = parse_https_url(url)
+    served = fetch_peer_certificate(host, port)
+    if hmac.compare_digest(spki_der(served), enclave.tls_public_key_der):
+        return "zero-trust", True, served
+    verification = verify_server(
+        url,
+        expected=ExpectedApp(
+            fingerprint=header.fingerprint, security_config_json=header.security_config_json
+        ),
+        allow_simulated_insecure=options.allow_simulated_insecure,
+        simulation_root_public_key=_simulation_root(options),
+    )
+    return verification.scenario, verification.end_to_end, verification.certificate_der
+
+
+def _healthcheck(url: str, certificate_der: bytes, path: str) -> None:
+    """GET the app's healthcheck over TLS pinned to ``certificate_der``."""
+    host, _ = parse_https_url(url)
+    context = pinned_ssl_context(certificate_der, host=host)
     try:
         with httpx.Client(verify=context, timeout=_HEALTH_TIMEOUT) as client:
-            response = client.get(f"{verification.url}{path}")
+            response = client.get(f"{url}{path}")
     except httpx.HTTPError as e:
         raise ServiceError(f"healthcheck {path} failed: {e}") from e
     if response.status_code >= 400:
@@ -191,7 +224,7 @@ def deploy(
 
     The enclave is verified like a remote one: the owner trusts nothing the node or the
     operator's files say until the evidence verified against the package just built. On any
-    failure after the node started, the node is stopped and removed.
+    failure after the node started, the node is stopped (its directory and log are kept).
     """
     if options.backend == "simulated" and not options.allow_simulated_insecure:
         raise ConfigError(
@@ -199,6 +232,10 @@ def deploy(
             "--allow-simulated-insecure to deploy on it anyway (test data only)"
         )
     name = _app_name(source, options)
+    if node_paths(name).root.exists():  # before packaging, which takes a while
+        raise NameInUseError(
+            f"a node named {name!r} already exists; pass --name, or `veil stop {name} --remove`"
+        )
     directory = deployment_dir(name)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     on_step("package")
@@ -231,31 +268,28 @@ def deploy(
         BootstrapClient(url).provision(envelope)
         wait_for_state(paths, ("serving",), timeout=_PROVISION_TIMEOUT)
         on_step("healthcheck")
-        verification = verify_server(
-            url,
-            expected=ExpectedApp(
-                fingerprint=header.fingerprint, security_config_json=header.security_config_json
-            ),
-            allow_simulated_insecure=options.allow_simulated_insecure,
-            simulation_root_public_key=_simulation_root(options),
-        )
-        _healthcheck(verification, header.security_config.healthcheck)
+        scenario, end_to_end, served = _serving_channel(url, enclave, header, options)
+        _healthcheck(url, served, header.security_config.healthcheck)
     except BaseException:
+        # Stop the node but keep its directory: its log says what went wrong
+        # (`veil logs NAME`; `veil stop NAME --remove` to clean up).
         with contextlib.suppress(Exception):
-            stop_node(name, grace=2.0, remove=True)
+            stop_node(name, grace=2.0)
         raise
     certificate = directory / "certificate.pem"
-    certificate.write_bytes(verification.certificate_pem)
+    certificate.write_bytes(
+        x509.load_der_x509_certificate(served).public_bytes(serialization.Encoding.PEM)
+    )
     return DeployResult(
         url=url,
         name=name,
         fingerprint=header.fingerprint,
         certificate=certificate,
-        scenario=verification.scenario,
+        scenario=scenario,
         node_dir=paths.root,
         deployment_dir=directory,
-        end_to_end=verification.end_to_end,
-        simulated=verification.verified_quote.tee is Tee.SIMULATED,
+        end_to_end=end_to_end,
+        simulated=enclave.evidence.verified_quote.tee is Tee.SIMULATED,
     )
 
 

@@ -68,8 +68,11 @@ class AppSource:
 
     def is_packaged(self, path: Path) -> bool:
         """Whether ``path`` (e.g. an output file) is one of the files that would be archived."""
-        resolved = path.resolve()
-        return any(m.source.resolve() == resolved for m in self.plan.members)
+        try:
+            relative = path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return False
+        return relative.as_posix() in {m.path for m in self.plan.members}
 
 
 def _certificate_digest(root: Path, config: AppConfig, plan: ArchivePlan) -> str:

@@ -1,0 +1,229 @@
+"""Handlers of the operator commands (imported only when one of them runs)."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.markup import escape
+
+from veil.attestation.sources.file import FileCollateralSource
+from veil.cli._output import emit_json, err_console, out_console, warn
+from veil.cli.operator import UNTRUSTED_SSL_WARNING
+from veil.errors import ConfigError, OperationError
+from veil.host.bootstrap import MAX_NONCE_BYTES, BootstrapClient
+from veil.host.evidence import collect_evidence
+from veil.host.state import NodePaths, NodeState, existing_node
+from veil.host.supervisor import (
+    NodeInfo,
+    follow_log,
+    is_running,
+    list_nodes,
+    node_info,
+    restart_node,
+    spawn_node,
+    stop_node,
+    wait_for_state,
+)
+from veil.sealing.envelope import MAX_ENVELOPE_BYTES
+
+__all__ = [
+    "evidence",
+    "list_",
+    "logs",
+    "provision",
+    "restart",
+    "spawn",
+    "status",
+    "stop",
+    "wait_with_spinner",
+]
+
+
+def wait_with_spinner(
+    paths: NodePaths, targets: Sequence[str], *, timeout: float, quiet: bool, label: str
+) -> NodeState:
+    """Wait for a node state, with a spinner on stderr when it is a terminal."""
+    if quiet or not err_console.is_terminal:
+        return wait_for_state(paths, targets, timeout=timeout)
+    with err_console.status(label) as spinner:
+
+        def tick(state: NodeState | None) -> None:
+            now = state.state if state else "starting"
+            spinner.update(f"{label} (node is {now})")
+
+        return wait_for_state(paths, targets, timeout=timeout, on_tick=tick)
+
+
+def spawn(args: argparse.Namespace) -> int:
+    operator_tls = None
+    if args.untrusted_ssl_cert or args.untrusted_ssl_key:
+        if not (args.untrusted_ssl_cert and args.untrusted_ssl_key):
+            raise ConfigError("--untrusted-ssl-cert and --untrusted-ssl-key go together")
+        operator_tls = (Path(args.untrusted_ssl_cert), Path(args.untrusted_ssl_key))
+        warn(UNTRUSTED_SSL_WARNING)
+    paths = spawn_node(
+        Path(args.package),
+        name=args.name,
+        port=args.port,
+        host=args.host,
+        backend=args.backend,
+        san=args.san,
+        operator_tls=operator_tls,
+    )
+    state = wait_with_spinner(
+        paths,
+        ("waiting", "serving"),
+        timeout=args.timeout,
+        quiet=args.json,
+        label=f"starting node {args.name}",
+    )
+    info = node_info(args.name)
+    if args.json:
+        emit_json(info.to_json())
+    else:
+        out_console.print(
+            f"node [bold]{escape(args.name)}[/] is {state.state} at {escape(info.url)}"
+        )
+        if state.state == "waiting":
+            err_console.print(
+                f"next: veil evidence {args.name} -o evidence.json  (send it to the owner)"
+            )
+    return 0
+
+
+def evidence(args: argparse.Namespace) -> int:
+    nonce = None
+    if args.nonce is not None:
+        try:
+            nonce = bytes.fromhex(args.nonce)
+        except ValueError as e:
+            raise ConfigError("--nonce must be hex") from e
+        if not 0 < len(nonce) <= MAX_NONCE_BYTES:
+            raise ConfigError(f"--nonce must be 1 to {MAX_NONCE_BYTES} bytes")
+    elif args.fresh_nonce:
+        nonce = secrets.token_bytes(32)
+    info = node_info(args.name)
+    source = FileCollateralSource(Path(args.collateral)) if args.collateral else None
+    data = collect_evidence(info.url, nonce=nonce, collateral_source=source)
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    out = Path(args.output)
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise OperationError(f"cannot write {out}: {e.strerror or e}") from e
+    if args.json:
+        emit_json({"name": args.name, "evidence": str(out), "bytes": len(data)})
+    else:
+        out_console.print(f"evidence of node {escape(args.name)} saved to {escape(str(out))}")
+    return 0
+
+
+def provision(args: argparse.Namespace) -> int:
+    info = node_info(args.name)
+    if not info.running:
+        raise OperationError(f"node {args.name!r} is not running")
+    source = Path(args.sealed)
+    try:
+        with source.open("rb") as f:
+            envelope = f.read(MAX_ENVELOPE_BYTES + 1)
+    except OSError as e:
+        raise OperationError(f"cannot read {source}: {e.strerror or e}") from e
+    if len(envelope) > MAX_ENVELOPE_BYTES:
+        raise ConfigError(f"{source} is larger than {MAX_ENVELOPE_BYTES} bytes")
+    BootstrapClient(info.url).provision(envelope)
+    state = wait_with_spinner(
+        existing_node(args.name),
+        ("serving",),
+        timeout=args.timeout,
+        quiet=args.json,
+        label=f"node {args.name} is loading the app",
+    )
+    if args.json:
+        emit_json(node_info(args.name).to_json())
+    else:
+        out_console.print(f"node [bold]{escape(args.name)}[/] is {state.state} at {info.url}")
+    return 0
+
+
+def _render(info: NodeInfo) -> str:
+    reason = f" ({info.state.reason})" if info.state and info.state.reason else ""
+    return (
+        f"{info.name}\t{info.display_state}{reason}\t{info.url}\t{info.spec.backend}"
+        f"\t{info.state.fingerprint if info.state and info.state.fingerprint else '-'}"
+    )
+
+
+def status(args: argparse.Namespace) -> int:
+    if args.name is None:
+        return list_(args)
+    info = node_info(args.name)
+    if args.json:
+        emit_json(info.to_json())
+        return 0
+    for key, value in info.to_json().items():
+        out_console.print(f"{key:12} {escape(str(value))}")
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    infos = list_nodes()
+    if args.json:
+        emit_json({"nodes": [i.to_json() for i in infos]})
+        return 0
+    if not infos:
+        err_console.print("no nodes (start one with `veil spawn` or `veil deploy`)")
+        return 0
+    for info in infos:
+        out_console.print(escape(_render(info)), soft_wrap=True)
+    return 0
+
+
+def logs(args: argparse.Namespace) -> int:
+    paths = existing_node(args.name)
+    stop = None
+    if args.follow:
+
+        def stop() -> bool:
+            return not is_running(paths)
+
+    for line in follow_log(paths, follow=args.follow, stop=stop):
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    was_running = stop_node(args.name, grace=args.grace, remove=args.remove)
+    if args.json:
+        emit_json({"name": args.name, "was_running": was_running, "removed": args.remove})
+    else:
+        what = "stopped" if was_running else "was not running"
+        removed = "; its directory was removed" if args.remove else ""
+        out_console.print(f"node {escape(args.name)} {what}{removed}")
+    return 0
+
+
+def restart(args: argparse.Namespace) -> int:
+    paths = restart_node(args.name, grace=args.grace)
+    state = wait_with_spinner(
+        paths,
+        ("waiting", "serving"),
+        timeout=args.timeout,
+        quiet=args.json,
+        label=f"restarting node {args.name}",
+    )
+    if args.json:
+        emit_json(node_info(args.name).to_json())
+    else:
+        hint = ""
+        if state.state == "waiting":
+            hint = " (it needs the owner's secrets again: veil evidence → owner → veil provision)"
+        out_console.print(f"node {escape(args.name)} is {state.state}{hint}")
+    return 0

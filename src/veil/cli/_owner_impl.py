@@ -1,0 +1,272 @@
+"""Handlers of ``veil deploy`` and ``veil verify`` (imported only when one of them runs)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.markup import escape
+
+from veil.attestation.result import Tee
+from veil.cli._output import emit_json, err_console, out_console, warn
+from veil.cli.operator import UNTRUSTED_SSL_WARNING
+from veil.client.expect import ExpectedApp
+from veil.client.verify import ServerVerification, verify_server
+from veil.crypto.keyfiles import PUBLIC_FILE_MODE, write_key_file
+from veil.crypto.keys import read_code_key
+from veil.errors import ConfigError, InvalidDataError, OperationError
+from veil.host.simulation import simulation_root_path, simulation_root_public_key
+from veil.owner.deploy import DEPLOY_STEPS, SIMULATED_WARNING, DeployOptions, deploy
+from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
+from veil.owner.verify import read_evidence_file, verify_owner_evidence
+
+__all__ = [
+    "deploy_command",
+    "parse_time",
+    "seal_evidence_command",
+    "simulation_root_for",
+    "verify_command",
+]
+
+_STEP_LABELS = {
+    "package": "packaging the app (archive, fingerprint, encrypt)",
+    "spawn": "starting the enclave node",
+    "evidence": "fetching the enclave's evidence (fresh nonce)",
+    "verify": "verifying the evidence against the package",
+    "seal": "sealing the secrets to the verified enclave",
+    "provision": "provisioning and waiting for the app to load",
+    "healthcheck": "checking the app over the verified TLS channel",
+}
+
+
+def parse_time(text: str | None) -> datetime:
+    """``--at`` (RFC 3339) or now; a naive time is read as UTC."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise ConfigError(f"--at {text!r} is not an RFC 3339 date-time") from e
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def simulation_root_for(args: argparse.Namespace) -> bytes | None:
+    if not args.allow_simulated_insecure or args.simulation_root == "evidence":
+        return None
+    if args.simulation_root != "auto":
+        raise ConfigError("--simulation-root must be 'auto' or 'evidence'")
+    return simulation_root_public_key() if simulation_root_path().is_file() else None
+
+
+def deploy_command(args: argparse.Namespace) -> int:
+    if args.backend == "simulated" and args.allow_simulated_insecure:
+        warn(SIMULATED_WARNING)
+    operator_tls = None
+    if args.untrusted_ssl_cert or args.untrusted_ssl_key:
+        if not (args.untrusted_ssl_cert and args.untrusted_ssl_key):
+            raise ConfigError("--untrusted-ssl-cert and --untrusted-ssl-key go together")
+        operator_tls = (Path(args.untrusted_ssl_cert), Path(args.untrusted_ssl_key))
+        warn(UNTRUSTED_SSL_WARNING)
+    options = DeployOptions(
+        name=args.name,
+        port=args.port,
+        host=args.host,
+        backend=args.backend,
+        san=args.san,
+        allow_simulated_insecure=args.allow_simulated_insecure,
+        app_secrets=read_app_secrets(Path(args.secrets)) if args.secrets else {},
+        tls_key=Path(args.tls_key) if args.tls_key else None,
+        operator_tls=operator_tls,
+        wheels_from=args.wheels_from,
+        no_index=args.no_index,
+        timeout=args.timeout,
+    )
+    quiet = args.json or not err_console.is_terminal
+    if quiet:
+        result = deploy(Path(args.directory), options)
+    else:
+        with err_console.status("deploying") as status:
+            done: list[str] = []
+
+            def on_step(step: str) -> None:
+                if done:
+                    err_console.print(f"[green]✓[/] {_STEP_LABELS[done[-1]]}")
+                done.append(step)
+                number = DEPLOY_STEPS.index(step) + 1
+                status.update(f"[{number}/{len(DEPLOY_STEPS)}] {_STEP_LABELS[step]}")
+
+            result = deploy(Path(args.directory), options, on_step=on_step)
+            err_console.print(f"[green]✓[/] {_STEP_LABELS[done[-1]]}")
+    if args.json:
+        emit_json(result.to_json())
+        return 0
+    out_console.print(f"[bold green]deployed[/] {escape(result.name)} at {result.url}")
+    out_console.print(f"  fingerprint  {result.fingerprint}", soft_wrap=True)
+    out_console.print(f"  certificate  {escape(str(result.certificate))}", soft_wrap=True)
+    out_console.print(f"  scenario     {result.scenario}")
+    out_console.print(
+        f"  try:         curl --cacert {escape(str(result.certificate))} {result.url}/",
+        soft_wrap=True,
+    )
+    if not result.end_to_end:
+        warn("the TLS channel is NOT end to end: the operator can read the traffic")
+    return 0
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    if args.target is not None:
+        if args.evidence:
+            raise ConfigError("give either a URL or --evidence with --package, not both")
+        run = _verify_url
+    else:
+        if args.fingerprint or args.source:
+            raise ConfigError("--fingerprint and --source are for verifying a URL")
+        if not (args.evidence and args.package):
+            raise ConfigError(
+                "give https://HOST:PORT (user), or --evidence evidence.json --package FILE.veil "
+                "(owner)"
+            )
+        run = _verify_evidence
+    try:
+        return run(args)
+    except InvalidDataError as e:
+        if not args.json:
+            raise
+        # A verdict is a result too: --json reports refusals on stdout, with the exit code.
+        emit_json({"verified": False, "error": str(e), "kind": type(e).__name__})
+        return e.exit_code
+
+
+def _write_output(path: str | None, data: bytes) -> None:
+    if path is None:
+        return
+    try:
+        Path(path).write_bytes(data)
+    except OSError as e:
+        raise OperationError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def _verify_evidence(args: argparse.Namespace) -> int:
+    document = read_evidence_file(Path(args.evidence))
+    root = simulation_root_for(args)
+    enclave = verify_owner_evidence(
+        document,
+        Path(args.package),
+        now=parse_time(args.at),
+        allow_simulated_insecure=args.allow_simulated_insecure,
+        simulation_root_public_key=root,
+    )
+    _write_output(args.output, enclave.ratls_certificate_pem)
+    simulated = enclave.evidence.verified_quote.tee is Tee.SIMULATED
+    if args.json:
+        emit_json({**enclave.to_json(), "certificate": args.output})
+        return 0
+    if simulated:
+        warn("the evidence is SIMULATED: it proves nothing about confidentiality")
+    out_console.print(
+        f"[bold green]verified[/]: instance {enclave.instance_id} runs "
+        f"{escape(enclave.header.app_name)} {enclave.fingerprint}",
+        soft_wrap=True,
+    )
+    out_console.print(f"  tee          {enclave.evidence.verified_quote.tee.value}")
+    out_console.print(f"  runtime      {document.runtime.version} {document.runtime.digest}")
+    if args.output:
+        out_console.print(f"  certificate  {escape(args.output)}")
+    return 0
+
+
+def _expected(args: argparse.Namespace) -> ExpectedApp | None:
+    given = [x for x in (args.fingerprint, args.package, args.source) if x]
+    if len(given) > 1:
+        raise ConfigError("give at most one of --fingerprint, --package, --source")
+    if args.fingerprint:
+        return ExpectedApp(fingerprint=args.fingerprint)
+    if args.package:
+        return ExpectedApp.from_package(Path(args.package))
+    if args.source:
+        return ExpectedApp.from_source(
+            Path(args.source), find_links=args.wheels_from, no_index=args.no_index
+        )
+    return None
+
+
+def _render_user(result: ServerVerification) -> None:
+    out_console.print(f"[bold green]verified[/] {result.url}: an attested enclave answers")
+    out_console.print(f"  tee          {result.verified_quote.tee.value}")
+    out_console.print(f"  scenario     {result.scenario}")
+    out_console.print(f"  app          {result.app_name or '?'} {result.fingerprint or ''}")
+    out_console.print(f"  end to end   {'yes' if result.end_to_end else 'NO'}")
+    out_console.print(f"  code checked {'yes' if result.code_checked else 'NO'}")
+
+
+def _verify_url(args: argparse.Namespace) -> int:
+    result = verify_server(
+        args.target,
+        expected=_expected(args),
+        allow_simulated_insecure=args.allow_simulated_insecure,
+        simulation_root_public_key=simulation_root_for(args),
+        now=parse_time(args.at),
+    )
+    _write_output(args.output, result.certificate_pem)
+    if args.json:
+        emit_json({**result.to_json(), "certificate": args.output})
+        return 0
+    _render_user(result)
+    for note in result.notes:
+        warn(note)
+    if args.output:
+        out_console.print(
+            f"saved the verified certificate to {escape(args.output)}: "
+            f"curl --cacert {escape(args.output)} {result.url}/",
+            soft_wrap=True,
+        )
+    return 0
+
+
+def seal_evidence_command(args: argparse.Namespace) -> int:
+    """Verify the evidence against the package, then seal SECRETS.json + code key to it."""
+    if args.binding is not None or args.binding_hex is not None:
+        raise ConfigError("--evidence fixes the binding itself; do not give --binding")
+    if args.package is None or args.key is None:
+        raise ConfigError("--evidence needs --package FILE.veil and --key KEYFILE (the code key)")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    if args.output == "-":
+        raise ConfigError("write the sealed secrets to a file (-o FILE)")
+    enclave = verify_owner_evidence(
+        read_evidence_file(Path(args.evidence)),
+        args.package,
+        now=parse_time(args.at),
+        allow_simulated_insecure=args.allow_simulated_insecure,
+        simulation_root_public_key=simulation_root_for(args),
+    )
+    tls = OwnerTls.from_files(args.tls_cert, args.tls_key) if args.tls_cert else None
+    app_secrets = read_app_secrets(Path(args.input)) if args.input != "-" else {}
+    payload = build_payload(
+        enclave,
+        code_key=read_code_key(args.key),
+        app_secrets=app_secrets,
+        tls=tls,
+        now=parse_time(None),
+    )
+    envelope = seal_for_enclave(enclave, payload)
+    write_key_file(Path(args.output), envelope, overwrite=False, mode=PUBLIC_FILE_MODE)
+    result = {
+        "output": args.output,
+        "instance_id": enclave.instance_id,
+        "fingerprint": enclave.fingerprint,
+        "tee": enclave.evidence.verified_quote.tee.value,
+        "bytes": len(envelope),
+    }
+    if args.json:
+        emit_json(result)
+        return 0
+    if result["tee"] == "simulated":
+        warn("sealed to a SIMULATED enclave: the operator can read these secrets")
+    out_console.print(
+        f"sealed {len(app_secrets)} app secret(s) and the code key to instance "
+        f"{enclave.instance_id} ({enclave.fingerprint}) into {escape(args.output)}",
+        soft_wrap=True,
+    )
+    return 0
