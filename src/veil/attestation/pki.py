@@ -135,23 +135,36 @@ def p256_key(
     return key
 
 
-def _basic_constraints(certificate: x509.Certificate) -> x509.BasicConstraints | None:
-    try:
-        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return None
+@dataclass(frozen=True, slots=True)
+class _ExtensionFacts:
+    """What chain checks need from a certificate's extensions, read in one pass."""
+
+    basic_constraints: x509.BasicConstraints | None
+    key_usage: x509.KeyUsage | None
+    #: The first critical extension this verifier does not understand.
+    unknown_critical: x509.ObjectIdentifier | None
+
+    @classmethod
+    def of(cls, certificate: x509.Certificate) -> _ExtensionFacts:
+        """ValueError when ``cryptography`` finds the extensions malformed (or duplicated)."""
+        constraints = usage = unknown = None
+        for extension in certificate.extensions:
+            value = extension.value
+            if isinstance(value, x509.BasicConstraints):
+                constraints = value
+            elif isinstance(value, x509.KeyUsage):
+                usage = value
+            if unknown is None and extension.critical and extension.oid not in _UNDERSTOOD_CRITICAL:
+                unknown = extension.oid
+        return cls(constraints, usage, unknown)
 
 
-def _check_extensions(certificate: x509.Certificate, *, step: str, what: str) -> None:
-    try:
-        extensions = certificate.extensions
-    except ValueError as e:
-        raise QuoteVerificationError(step, f"{what} has malformed extensions: {e}") from e
-    for extension in extensions:
-        if extension.critical and extension.oid not in _UNDERSTOOD_CRITICAL:
-            raise QuoteVerificationError(
-                step, f"{what} has an unsupported critical extension {extension.oid.dotted_string}"
-            )
+def _check_critical(facts: _ExtensionFacts, *, step: str, what: str) -> None:
+    if facts.unknown_critical is not None:
+        raise QuoteVerificationError(
+            step,
+            f"{what} has an unsupported critical extension {facts.unknown_critical.dotted_string}",
+        )
 
 
 @dataclass(frozen=True)
@@ -225,13 +238,29 @@ def _verify_chain(
     known: KnownCertificates,
     leaf_is_ca: bool,
 ) -> KnownCertificates:
+    # Each certificate's extensions are read once, on first need, whatever roles it plays.
+    facts: dict[int, _ExtensionFacts] = {}
+
+    def facts_of(index: int) -> _ExtensionFacts:
+        if index not in facts:
+            facts[index] = _ExtensionFacts.of(certificates[index].certificate)
+        return facts[index]
+
+    def checked_facts_of(index: int, label: str) -> _ExtensionFacts:
+        try:
+            result = facts_of(index)
+        except ValueError as e:
+            raise QuoteVerificationError(step, f"{label} has malformed extensions: {e}") from e
+        _check_critical(result, step=step, what=label)
+        return result
+
     top = certificates[-1]
     top_known = top.der in known.anchors_der
     if not top_known and top.subject_public_key_info != anchor.subject_public_key_info:
         raise QuoteVerificationError(step, f"{what} does not end at the pinned {anchor.name} key")
     leaf = certificates[0]
     if leaf.der not in known.issued_der:
-        constraints = _basic_constraints(leaf.certificate)
+        constraints = facts_of(0).basic_constraints
         if (constraints is not None and constraints.ca) != leaf_is_ca:
             role = "a CA" if leaf_is_ca else "an end entity"
             raise QuoteVerificationError(step, f"{what}: the first certificate is not {role}")
@@ -239,8 +268,8 @@ def _verify_chain(
         if child.der in known.issued_der:
             continue
         label = f"{what} certificate {depth}"
-        _check_extensions(child.certificate, step=step, what=label)
-        _check_issuer(issuer.certificate, depth, step=step, what=what)
+        checked_facts_of(depth, label)
+        _check_issuer(facts_of(depth + 1), depth, step=step, what=what)
         if child.issuer != issuer.subject:
             raise QuoteVerificationError(step, f"{label} is not issued by the next one")
         if child.certificate.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
@@ -249,7 +278,7 @@ def _verify_chain(
         if not verify_ecdsa_p256(issuer_key, child.certificate.signature, child.tbs):
             raise QuoteVerificationError(step, f"{label} has an invalid signature")
     if not top_known:
-        _check_extensions(top.certificate, step=step, what=f"{what} root")
+        checked_facts_of(len(certificates) - 1, f"{what} root")
     issued = certificates[:-1]
     return KnownCertificates(
         issued_der=known.issued_der.union(c.der for c in issued),
@@ -259,18 +288,14 @@ def _verify_chain(
     )
 
 
-def _check_issuer(issuer: x509.Certificate, depth: int, *, step: str, what: str) -> None:
-    """``issuer`` may sign certificates, with ``depth`` CA certificates below it."""
-    constraints = _basic_constraints(issuer)
+def _check_issuer(facts: _ExtensionFacts, depth: int, *, step: str, what: str) -> None:
+    """The issuer may sign certificates, with ``depth`` CA certificates below it."""
+    constraints = facts.basic_constraints
     if constraints is None or not constraints.ca:
         raise QuoteVerificationError(step, f"{what}: an issuer is not a CA")
     if constraints.path_length is not None and constraints.path_length < depth:
         raise QuoteVerificationError(step, f"{what}: path length constraint violated")
-    try:
-        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
-    if not usage.key_cert_sign:
+    if facts.key_usage is not None and not facts.key_usage.key_cert_sign:
         raise QuoteVerificationError(step, f"{what}: an issuer may not sign certificates")
 
 
