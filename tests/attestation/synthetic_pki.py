@@ -12,6 +12,7 @@ Such a root is trusted only through the test-only ``trust_anchor_for_testing`` p
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import struct
@@ -32,7 +33,10 @@ __all__ = [
     "SyntheticPki",
     "encode_sgx_extension",
     "intel_name",
+    "pem_of",
     "raw_signature",
+    "with_duplicated_extension",
+    "with_version",
 ]
 
 _SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
@@ -395,3 +399,77 @@ class SyntheticPki:
 
 def _instant(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ----- certificate surgery: encodings cryptography's builder refuses to write -------------------
+
+_TAG_VERSION = 0xA0  # [0] EXPLICIT Version (RFC 5280 §4.1)
+_TAG_EXTENSIONS = 0xA3  # [3] EXPLICIT Extensions
+
+
+def _der_items(der: bytes) -> list[bytes]:
+    """The TLVs (tag and length included) inside one constructed DER value (single-byte tags,
+    definite lengths: all X.509 uses)."""
+    items: list[bytes] = []
+    position, end = _content(der, 0)
+    if end != len(der):
+        raise ValueError("trailing bytes after the DER value")
+    while position < end:
+        item_end = _content(der, position)[1]
+        items.append(der[position:item_end])
+        position = item_end
+    return items
+
+
+def _content(der: bytes, position: int) -> tuple[int, int]:
+    first = der[position + 1]
+    start = position + 2 + (first & 0x7F if first & 0x80 else 0)
+    size = int.from_bytes(der[position + 2 : start], "big") if first & 0x80 else first
+    if start + size > len(der):
+        raise ValueError("truncated DER")
+    return start, start + size
+
+
+def with_version(der: bytes, version: int) -> bytes:
+    """Certificate ``der`` re-encoded with its version INTEGER set to ``version`` (lengths
+    recomputed; the signature is kept, so only parsing can be what refuses it)."""
+    tbs, algorithm, signature = _der_items(der)
+    fields = _der_items(tbs)
+    if fields[0][0] == _TAG_VERSION:
+        fields = fields[1:]
+    tbs = _tlv(0x30, _tlv(_TAG_VERSION, _integer(version)) + b"".join(fields))
+    return _tlv(0x30, tbs + algorithm + signature)
+
+
+def with_duplicated_extension(
+    certificate: x509.Certificate, oid: str, signer: ec.EllipticCurvePrivateKey
+) -> bytes:
+    """DER of ``certificate`` with its extension ``oid`` present twice in a row, re-signed
+    (ECDSA-SHA256) by ``signer`` so that only the duplicate is wrong."""
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    tbs, algorithm, _ = _der_items(der)
+    fields = _der_items(tbs)
+    if fields[-1][0] != _TAG_EXTENSIONS:
+        raise ValueError("the certificate has no extensions")
+    extensions = _der_items(_der_items(fields[-1])[0])
+    [index] = [i for i, e in enumerate(extensions) if _der_items(e)[0] == _oid(oid)]
+    extensions.insert(index, extensions[index])
+    block = _tlv(_TAG_EXTENSIONS, _tlv(0x30, b"".join(extensions)))
+    tbs = _tlv(0x30, b"".join(fields[:-1]) + block)
+    signature = signer.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    return _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+
+
+def pem_of(*ders: bytes, width: int = 64, newline: bytes = b"\n", separator: bytes = b"") -> bytes:
+    """``CERTIFICATE`` PEM blocks of ``ders``, base64 lines of ``width`` characters, lines
+    ended by ``newline`` and ``separator`` between blocks."""
+    blocks: list[bytes] = []
+    for der in ders:
+        text = base64.b64encode(der)
+        lines = [text[i : i + width] for i in range(0, len(text), width)]
+        blocks.append(
+            newline.join(
+                [b"-----BEGIN CERTIFICATE-----", *lines, b"-----END CERTIFICATE-----", b""]
+            )
+        )
+    return separator.join(blocks)

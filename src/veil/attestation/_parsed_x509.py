@@ -2,8 +2,8 @@
 
 ``cryptography`` re-encodes ``tbs_certificate_bytes`` / ``tbs_certlist_bytes`` on every access
 (75 µs for a 2.6 KB PCK CRL) and hashes certificates by walking their parsed structure, so
-chain checks cut the signed parts and names out of the DER once, here, and key every lookup by
-DER bytes. Names are compared as DER bytes, as webpki does.
+chain checks cut the signed parts and names out of the DER once, here, and key lookups by bytes
+(DER, or the PEM base64 a certificate was read from). Names are compared as DER, as webpki does.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class ParsedCertificate:
     """An X.509 certificate, its DER, the exact TBSCertificate bytes its issuer signed, and its
     names as DER (None for a v1 certificate, refused where names are read).
 
-    Equal DER means the same certificate, so one verification parses each certificate once
-    however many chains present it.
+    A chain presenting a certificate already read (same PEM base64) gets this object back, so
+    one verification decodes and parses each certificate once however many chains carry it.
     """
 
     certificate: x509.Certificate

@@ -120,14 +120,21 @@ class RuntimeIdentity:
 
 @dataclass(frozen=True, kw_only=True)
 class AppIdentity:
-    """The owner's app: its name and fingerprint (``sha256:<hex>``)."""
+    """The owner's app: its name, fingerprint and security-config digest (``sha256:<hex>``).
+
+    The security-config digest lets a verifier who knows only the fingerprint recompute the
+    expected measurement (the measurement covers both; the fingerprint already covers the
+    security config, so the digest adds no freedom).
+    """
 
     name: str
     fingerprint: str
+    security_config_digest: str
 
     def __post_init__(self) -> None:
         _text(self.name, "app.name", _MAX_NAME_CHARS)
         _digest(self.fingerprint, "app.fingerprint")
+        _digest(self.security_config_digest, "app.security_config_digest")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,7 +259,9 @@ class EvidenceDocument:
                 raise EvidenceFormatError(f"collateral: {e}") from e
         root = top.get("simulation_root_public_key")
         runtime = _object(top["runtime"], "runtime", frozenset({"version", "digest"}))
-        app = _object(top["app"], "app", frozenset({"name", "fingerprint"}))
+        app = _object(
+            top["app"], "app", frozenset({"name", "fingerprint", "security_config_digest"})
+        )
         deployment = _object(
             top["deployment"],
             "deployment",
@@ -272,7 +281,11 @@ class EvidenceDocument:
             if root is None
             else _b64(root, "simulation_root_public_key"),
             runtime=RuntimeIdentity(version=runtime["version"], digest=runtime["digest"]),
-            app=AppIdentity(name=app["name"], fingerprint=app["fingerprint"]),
+            app=AppIdentity(
+                name=app["name"],
+                fingerprint=app["fingerprint"],
+                security_config_digest=app["security_config_digest"],
+            ),
             deployment=Deployment(
                 instance_id=deployment["instance_id"],
                 sans=tuple(sans),
@@ -296,7 +309,11 @@ class EvidenceDocument:
             "ratls_certificate": self.ratls_certificate.decode("ascii"),
             "quote": base64.b64encode(self.quote).decode("ascii"),
             "runtime": {"version": self.runtime.version, "digest": self.runtime.digest},
-            "app": {"name": self.app.name, "fingerprint": self.app.fingerprint},
+            "app": {
+                "name": self.app.name,
+                "fingerprint": self.app.fingerprint,
+                "security_config_digest": self.app.security_config_digest,
+            },
             "deployment": {
                 "instance_id": self.deployment.instance_id,
                 "sans": list(self.deployment.sans),

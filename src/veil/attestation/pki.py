@@ -147,8 +147,12 @@ class _ExtensionFacts:
     @classmethod
     def of(cls, certificate: x509.Certificate) -> _ExtensionFacts:
         """ValueError when ``cryptography`` finds the extensions malformed (or duplicated)."""
+        try:
+            extensions = certificate.extensions
+        except x509.DuplicateExtension as e:  # not a ValueError
+            raise ValueError(f"duplicate extension {e.oid.dotted_string}") from e
         constraints = usage = unknown = None
-        for extension in certificate.extensions:
+        for extension in extensions:
             value = extension.value
             if isinstance(value, x509.BasicConstraints):
                 constraints = value
@@ -372,8 +376,8 @@ def check_not_revoked(
     certificate: x509.Certificate | ParsedCertificate, crl: VerifiedCrl, *, step: str, what: str
 ) -> None:
     """``crl`` must be the one covering ``certificate`` (same issuer) and not list it."""
-    parsed = _parsed(certificate)
     try:
+        parsed = _parsed(certificate)
         issuer, serial = parsed.issuer, parsed.certificate.serial_number
     except ValueError as e:
         raise QuoteVerificationError(step, f"{what} has a malformed issuer or serial") from e

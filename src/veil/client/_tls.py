@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from veil.errors import ConfigError, ServiceError
+from veil.ratls.extract import load_certificate
 
 __all__ = [
     "certificate_names",
@@ -69,7 +70,7 @@ def _sni(host: str) -> str | None:
 
 def certificate_names(der: bytes) -> tuple[set[str], set[str]]:
     """(DNS names, IP addresses) in the certificate's subject alternative names."""
-    cert = x509.load_der_x509_certificate(der)
+    cert = load_certificate(der)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -110,7 +111,7 @@ def pinned_ssl_context(der: bytes, *, host: str) -> ssl.SSLContext:
 def spki_der(der_certificate: bytes) -> bytes:
     """The DER SubjectPublicKeyInfo of a DER certificate."""
     return (
-        x509.load_der_x509_certificate(der_certificate)
+        load_certificate(der_certificate)
         .public_key()
         .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )

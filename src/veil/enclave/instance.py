@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from veil.attestation.evidence import AppIdentity, Deployment, EvidenceDocument, SealingKeyInfo
 from veil.attestation.evidence import RuntimeIdentity as EvidenceRuntime
 from veil.attestation.result import Tee
+from veil.crypto.digest import format_tagged_sha256
 from veil.crypto.hpke import SealingPrivateKey
 from veil.enclave.backends.factory import open_backend
 from veil.enclave.backends.interface import Backend
@@ -117,11 +118,19 @@ class EnclaveInstance:
         )
         tls_key = ec.generate_private_key(ec.SECP256R1())
         sealing_key = SealingPrivateKey.generate()
+        # Everything evidence.json says about this node is signed here, so an operator cannot
+        # edit it undetected (docs/formats.md, "evidence.json").
         claims = RatlsClaims(
+            app_name=header.app_name,
             app_fingerprint=header.fingerprint,
+            security_config_digest=format_tagged_sha256(
+                security_config_digest(header.security_config_json)
+            ),
             runtime_version=runtime.version,
             runtime_digest=runtime.digest,
             instance_id=spec.instance_id,
+            port=spec.port,
+            created_at=spec.created_at,
         )
         certificate = issue_ratls_certificate(
             tls_key,
@@ -196,12 +205,16 @@ class EnclaveInstance:
             collateral=None,
             simulation_root_public_key=root if self.backend.tee is Tee.SIMULATED else None,
             runtime=EvidenceRuntime(version=self.runtime.version, digest=self.runtime.digest),
-            app=AppIdentity(name=self.header.app_name, fingerprint=self.header.fingerprint),
+            app=AppIdentity(
+                name=self.claims.app_name,
+                fingerprint=self.claims.app_fingerprint,
+                security_config_digest=self.claims.security_config_digest,
+            ),
             deployment=Deployment(
                 instance_id=self.spec.instance_id,
                 sans=self.spec.san,
-                port=self.spec.port,
-                created_at=self.spec.created_at,
+                port=self.claims.port,
+                created_at=self.claims.created_at,
                 nonce=nonce or b"",
             ),
             sealing=SealingKeyInfo(

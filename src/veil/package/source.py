@@ -90,7 +90,7 @@ def _certificate_digest(root: Path, config: AppConfig, plan: ArchivePlan) -> str
         raise AppConfigError(f"{key}: {path} is larger than {MAX_CERTIFICATE_BYTES} bytes")
     try:
         x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise AppConfigError(f"{key}: {path} is not a PEM certificate") from None
     return sha256_tagged(data)
 

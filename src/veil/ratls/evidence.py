@@ -19,6 +19,7 @@ from veil.attestation.policy import Policy
 from veil.attestation.result import VerifiedQuote
 from veil.attestation.verifier import VerifiedCollateral, VerifyOptions
 from veil.errors import BindingError
+from veil.ratls.claims import format_claim_time
 from veil.ratls.extract import RatlsFormat, read_ratls_evidence
 from veil.ratls.verify import VerifiedRatlsCertificate, verify_ratls_evidence
 
@@ -86,15 +87,29 @@ def verify_evidence_document(
             f"evidence.json needs a veil RA-TLS certificate, got the {evidence.format.value} format"
         )
     signed = evidence.veil
+    claims = signed.claims
     _same("quote", document.quote, evidence.quote)
     _same("tee", document.tee, signed.tee)
     _same("sealing.public_key", document.sealing.public_key, signed.sealing_public_key)
     _same("sealing.suite", document.sealing.suite, signed.sealing_suite)
     _same("deployment.nonce", document.deployment.nonce, signed.nonce)
-    _same("app.fingerprint", document.app.fingerprint, signed.claims.app_fingerprint)
-    _same("runtime.version", document.runtime.version, signed.claims.runtime_version)
-    _same("runtime.digest", document.runtime.digest, signed.claims.runtime_digest)
-    _same("deployment.instance_id", document.deployment.instance_id, signed.claims.instance_id)
+    _same("app.name", document.app.name, claims.app_name)
+    _same("app.fingerprint", document.app.fingerprint, claims.app_fingerprint)
+    _same(
+        "app.security_config_digest",
+        document.app.security_config_digest,
+        claims.security_config_digest,
+    )
+    _same("runtime.version", document.runtime.version, claims.runtime_version)
+    _same("runtime.digest", document.runtime.digest, claims.runtime_digest)
+    _same("deployment.instance_id", document.deployment.instance_id, claims.instance_id)
+    _same("deployment.port", document.deployment.port, claims.port)
+    # The same instant, compared in the claim's canonical spelling (UTC, Z).
+    _same(
+        "deployment.created_at",
+        format_claim_time(document.deployment.created_at),
+        format_claim_time(claims.created_at),
+    )
     _same(
         "deployment.sans",
         sorted(set(document.deployment.sans)),

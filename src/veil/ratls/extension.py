@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import cbor2
 
 from veil.attestation.result import Tee
 from veil.ratls._cbor import strict_loads
+from veil.ratls.claims import MAX_CLAIM_CHARS, RatlsClaims
 from veil.ratls.errors import RatlsFormatError
 
 __all__ = [
@@ -25,60 +26,21 @@ VEIL_EVIDENCE_VERSION: Final = 1
 #: Largest extension value read, in bytes: a DCAP quote with its PCK chain is 5–16 KiB and a
 #: sealing key at most a few KiB, so 64 KiB never refuses real evidence.
 MAX_EXTENSION_BYTES: Final = 64 * 1024
-#: Longest claim value, in characters: fingerprints and digests are ~71, versions shorter.
-MAX_CLAIM_CHARS: Final = 256
 #: Longest verifier nonce, in bytes.
 MAX_NONCE_BYTES: Final = 64
 _MAX_SUITE_CHARS: Final = 64
 _PRINTABLE: Final = re.compile(r"[\x21-\x7e]+")
 
-_CLAIM_KEYS: Final = ("app_fingerprint", "runtime_version", "runtime_digest", "instance_id")
 _REQUIRED_KEYS: Final = frozenset(
-    {"version", "tee", "quote", "sealing_public_key", "sealing_suite"}
+    {"version", "tee", "quote", "sealing_public_key", "sealing_suite", "claims"}
 )
-_OPTIONAL_KEYS: Final = frozenset({"nonce", "claims"})
+_OPTIONAL_KEYS: Final = frozenset({"nonce"})
 
 
 def _check_text(value: object, what: str, limit: int) -> str:
     if not isinstance(value, str) or not _PRINTABLE.fullmatch(value) or len(value) > limit:
         raise RatlsFormatError(f"{what} must be 1–{limit} printable ASCII characters")
     return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class RatlsClaims:
-    """Statements the enclave signs into its certificate.
-
-    Trust them only as far as the measurement goes: the app fingerprint and runtime identity are
-    covered by the attested measurement (manifest / RTMR), so a verifier that pins the expected
-    measurement for (runtime, fingerprint) has checked them; the claims make them readable.
-    """
-
-    app_fingerprint: str | None = None
-    runtime_version: str | None = None
-    runtime_digest: str | None = None
-    instance_id: str | None = None
-
-    def __post_init__(self) -> None:
-        for key in _CLAIM_KEYS:
-            value = getattr(self, key)
-            if value is not None:
-                _check_text(value, f"claim {key}", MAX_CLAIM_CHARS)
-
-    def to_map(self) -> dict[str, str]:
-        return {key: value for key in _CLAIM_KEYS if (value := getattr(self, key)) is not None}
-
-    @classmethod
-    def from_map(cls, data: object) -> RatlsClaims:
-        if not isinstance(data, dict):
-            raise RatlsFormatError("claims must be a map")
-        unknown = sorted(str(k) for k in data if k not in _CLAIM_KEYS)
-        if unknown:
-            raise RatlsFormatError(f"unknown claims: {', '.join(unknown)}")
-        values = {
-            key: _check_text(value, f"claim {key}", MAX_CLAIM_CHARS) for key, value in data.items()
-        }
-        return cls(**values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,8 +51,8 @@ class VeilEvidence:
     quote: bytes
     sealing_public_key: bytes
     sealing_suite: str
+    claims: RatlsClaims
     nonce: bytes = b""
-    claims: RatlsClaims = field(default_factory=RatlsClaims)
 
     def __post_init__(self) -> None:
         if not self.quote:
@@ -109,12 +71,10 @@ class VeilEvidence:
             "quote": self.quote,
             "sealing_public_key": self.sealing_public_key,
             "sealing_suite": self.sealing_suite,
+            "claims": self.claims.to_map(),
         }
         if self.nonce:
             item["nonce"] = self.nonce
-        claims = self.claims.to_map()
-        if claims:
-            item["claims"] = claims
         data = cbor2.dumps(item, canonical=True)
         if len(data) > MAX_EXTENSION_BYTES:
             raise ValueError(f"evidence extension exceeds {MAX_EXTENSION_BYTES} bytes")
@@ -166,9 +126,7 @@ class VeilEvidence:
         if len(nonce) > MAX_NONCE_BYTES:
             raise RatlsFormatError(f"veil evidence nonce exceeds {MAX_NONCE_BYTES} bytes")
         suite = _check_text(item["sealing_suite"], "sealing suite", _MAX_SUITE_CHARS)
-        claims = RatlsClaims.from_map(item["claims"]) if "claims" in item else RatlsClaims()
-        if "claims" in item and not claims.to_map():
-            raise RatlsFormatError("veil evidence claims, when present, must not be empty")
+        claims = RatlsClaims.from_map(item["claims"])
         evidence = cls(
             tee=tee,
             quote=quote,

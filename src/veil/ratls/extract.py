@@ -103,6 +103,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
         CryptographyDeprecationWarning,
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
+        x509.InvalidVersion,
     ) as e:
         raise RatlsFormatError(f"not a parseable X.509 certificate: {e}") from e
     return certificate

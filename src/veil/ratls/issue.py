@@ -69,9 +69,9 @@ def issue_ratls_certificate(
     sealing_suite: str,
     sans: Sequence[str],
     now: datetime,
+    claims: RatlsClaims,
     validity: timedelta = DEFAULT_CERTIFICATE_VALIDITY,
     nonce: bytes = b"",
-    claims: RatlsClaims | None = None,
 ) -> IssuedCertificate:
     """Quote over (TLS key, sealing key, nonce) and self-sign a certificate that carries it.
 
@@ -98,7 +98,7 @@ def issue_ratls_certificate(
         sealing_public_key=sealing_public_key,
         sealing_suite=sealing_suite,
         nonce=nonce,
-        claims=claims or RatlsClaims(),
+        claims=claims,
     )
     common_name = sans[0] if sans else _DEFAULT_COMMON_NAME
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])

@@ -96,7 +96,7 @@ def _check_tls(key_pem: bytes | None, chain_pem: bytes | None) -> None:
         raise FormatError("TLS private key is not an unencrypted PEM private key") from None
     try:
         chain = x509.load_pem_x509_certificates(chain_pem)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise FormatError("TLS certificate chain is not a PEM certificate list") from None
     if not chain:
         raise FormatError("TLS certificate chain is empty")

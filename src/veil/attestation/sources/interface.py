@@ -47,6 +47,6 @@ def query_for(quote: Quote) -> CollateralQuery:
         leaf = x509.load_pem_x509_certificate(quote.certification.pck_cert_chain_pem)
         fmspc = PckExtension.from_certificate(leaf).fmspc
         ca = pck_ca_type_of(leaf)
-    except (ValueError, FormatError) as e:
+    except (ValueError, x509.InvalidVersion, FormatError) as e:
         raise QuoteFormatError(f"the quote's PCK certificate is unreadable: {e}") from e
     return CollateralQuery(tee=quote.tee, fmspc=fmspc.hex().upper(), ca=ca)

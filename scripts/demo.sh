@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The README's main job: set up, deploy the example FastAPI app on the simulated backend,
+# verify it as a user would, call it over the verified TLS channel, and stop it.
+#
+# The simulated backend runs the real flow (package, spawn, evidence, verify, seal, provision,
+# serve over RA-TLS) without a TEE; its evidence is refused by every default policy, which is
+# why each step below says --allow-simulated-insecure out loud.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+venv="${VEIL_VENV:-.venv}"
+export PATH="$PWD/$venv/bin:$PATH"
+app=examples/hello-fastapi
+name=hello-demo
+work=$(mktemp -d)
+cleanup() { veil stop "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo
+echo "== 1. the owner deploys $app (package, spawn, evidence, verify, seal, provision)"
+veil deploy "$app" --name "$name" --allow-simulated-insecure --json >"$work/deploy.json"
+url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$work/deploy.json")
+fingerprint=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fingerprint"])' "$work/deploy.json")
+echo "deployed $url"
+
+echo
+echo "== 2. anyone recomputes the app fingerprint from the plaintext source (no key, no Docker)"
+veil fingerprint "$app"
+
+echo
+echo "== 3. a user verifies the running enclave against that fingerprint and saves its certificate"
+veil verify "$url" --fingerprint "$fingerprint" --allow-simulated-insecure -o "$work/cert.pem"
+
+echo
+echo "== 4. the user calls the app over the verified TLS channel"
+curl --silent --show-error --fail --cacert "$work/cert.pem" "$url/hello?name=veil"
+echo
+
+echo
+echo "== 5. a user who does not opt in to simulated evidence is refused"
+if veil verify "$url" --fingerprint "$fingerprint" 2>"$work/refused.txt"; then
+  echo "ERROR: simulated evidence was accepted without --allow-simulated-insecure" >&2
+  exit 1
+fi
+tail -n 2 "$work/refused.txt"
+
+echo
+echo "== done: the app was deployed, verified end to end and called; stopping $name"
