@@ -1,11 +1,23 @@
 """Deploy latency: wall time from ``veil deploy`` starting to the first verified response.
 
-Runs the real ``veil`` command (simulated backend) on ``examples/hello-fastapi`` several
-times, each time followed by ``curl --cacert <verified cert>``, and reports the median; then
-one in-process deploy with the time of each step. Dependencies come from an offline wheelhouse
-(the installed FastAPI repacked), so the figure includes vendoring but no network.
+Runs the real ``veil`` command (simulated backend) on ``examples/hello-fastapi``, each time
+followed by ``curl --cacert <verified cert>``, and reports the median of two kinds of run:
 
-    python -m bench.deploy [--runs 5]
+- **first deploy**: an empty wheel cache, so vendoring runs ``pip download``;
+- **repeat deploy**: the wheel cache filled by an earlier deploy of the same (fully pinned)
+  requirements, so vendoring copies and re-hashes the cached wheels instead of running pip.
+
+Then one in-process deploy (warm cache) with the time of each step. Dependencies come from an
+offline wheelhouse (the installed FastAPI repacked), so the figures include vendoring but no
+network. Every run uses a fresh ``VEIL_HOME`` node and a private ``XDG_CACHE_HOME``; nothing
+from the user's own cache is used.
+
+Outside the timed region: building the wheelhouse, and one warm-up deploy (run with
+``--no-wheel-cache``, so it fills no cache) that creates this machine's simulation root and
+loads the code into the page cache. A user pays the simulation root once per machine, not per
+deploy.
+
+    python -m bench.deploy [--runs 5] [--first-runs 3]
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ def _veil() -> str:
     return found
 
 
-def _one_run(veil: str, wheels: Path, env: dict[str, str], name: str) -> float:
+def _one_run(veil: str, wheels: Path, env: dict[str, str], name: str, *extra: str) -> float:
     start = time.perf_counter()
     out = subprocess.run(
         [
@@ -51,6 +63,7 @@ def _one_run(veil: str, wheels: Path, env: dict[str, str], name: str) -> float:
             str(wheels),
             "--no-index",
             "--json",
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -80,16 +93,21 @@ def _one_run(veil: str, wheels: Path, env: dict[str, str], name: str) -> float:
     return elapsed
 
 
-def _steps(wheels: Path) -> list[tuple[str, float]]:
+def _steps(wheels: Path, cache: Path) -> list[tuple[str, float]]:
     from veil.host.supervisor import stop_node
     from veil.owner.deploy import DeployOptions, deploy
+    from veil.package.wheel_cache import WheelCache
 
     marks: list[tuple[str, float]] = []
     start = time.perf_counter()
     deploy(
         APP,
         DeployOptions(
-            name="bench-steps", allow_simulated_insecure=True, wheels_from=[wheels], no_index=True
+            name="bench-steps",
+            allow_simulated_insecure=True,
+            wheels_from=[wheels],
+            no_index=True,
+            wheel_store=WheelCache(cache / "veil"),
         ),
         on_step=lambda step: marks.append((step, time.perf_counter())),
     )
@@ -101,9 +119,23 @@ def _steps(wheels: Path) -> list[tuple[str, float]]:
     ]
 
 
+def _row(label: str, samples: list[float]) -> tuple[str, ...]:
+    median = statistics.median(samples)
+    return (
+        label,
+        str(len(samples)),
+        f"{median:.2f}",
+        f"{min(samples):.2f}",
+        f"{max(samples):.2f}",
+        f"{TARGET_SECONDS:.1f}",
+        "yes" if median <= TARGET_SECONDS else "NO",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.deploy")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5, help="repeat deploys (warm wheel cache)")
+    parser.add_argument("--first-runs", type=int, default=3, help="first deploys (empty cache)")
     args = parser.parse_args()
     veil = _veil()
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as scratch:
@@ -111,25 +143,27 @@ def main() -> int:
         build_wheelhouse(wheels, ["fastapi"])
         env = {**os.environ, "VEIL_HOME": str(home)}
         os.environ["VEIL_HOME"] = str(home)
-        _one_run(veil, wheels, env, "bench-warmup")  # page cache, simulation root
-        samples = [_one_run(veil, wheels, env, f"bench-{i}") for i in range(args.runs)]
-        steps = _steps(wheels)
-    median = statistics.median(samples)
-    print_table(
-        f"veil deploy → first verified response (hello-fastapi, simulated, {args.runs} runs)",
-        ("median s", "min s", "max s", "target s", "met"),
-        [
-            (
-                f"{median:.2f}",
-                f"{min(samples):.2f}",
-                f"{max(samples):.2f}",
-                f"{TARGET_SECONDS:.1f}",
-                "yes" if median <= TARGET_SECONDS else "NO",
+        warmup = {**env, "XDG_CACHE_HOME": str(Path(scratch) / "cache-warmup")}
+        _one_run(veil, wheels, warmup, "bench-warmup", "--no-wheel-cache")
+        first: list[float] = []
+        for i in range(max(args.first_runs, 1)):
+            cache = Path(scratch) / f"cache-{i}"  # empty: this deploy runs pip, fills it
+            first.append(
+                _one_run(veil, wheels, {**env, "XDG_CACHE_HOME": str(cache)}, f"bench-first-{i}")
             )
+        warm = {**env, "XDG_CACHE_HOME": str(cache)}
+        repeat = [_one_run(veil, wheels, warm, f"bench-{i}") for i in range(args.runs)]
+        steps = _steps(wheels, cache)
+    print_table(
+        "veil deploy → first verified response (hello-fastapi, simulated)",
+        ("deploy", "runs", "median s", "min s", "max s", "target s", "met"),
+        [
+            _row("first (empty wheel cache: pip runs)", first),
+            _row("repeat (wheel cache filled)", repeat),
         ],
     )
     print_table(
-        "one in-process deploy, by step",
+        "one in-process deploy (wheel cache filled), by step",
         ("step", "seconds"),
         [(step, f"{seconds:.3f}") for step, seconds in steps],
     )

@@ -8,6 +8,9 @@ a quote re-signed end to end (QE report by the PCK key, quote by a fresh attesta
 from a real quote's header, body, QE report and QE auth data.
 
 Such a root is trusted only through the test-only ``trust_anchor_for_testing`` parameter.
+
+It also re-encodes certificates as ``cryptography``'s builder never would (an invalid version,
+a duplicated extension) and writes PEM chains in any line width, line ending and separator.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ import base64
 import contextlib
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO_ROOT
-from tests.ratls._certs import NOW, ROOT, simulated_quote_fn
+from tests.ratls._certs import CLAIMS, NOW, ROOT, claims, simulated_quote_fn
 from veil.attestation.collateral import load_collateral
 from veil.attestation.errors import PolicyError
 from veil.attestation.evidence import (
@@ -35,14 +35,14 @@ from veil.ratls.extension import RatlsClaims
 from veil.ratls.issue import issue_ratls_certificate
 
 SCHEMA = json.loads((REPO_ROOT / "docs/schemas/evidence.schema.json").read_text())
-FINGERPRINT = "sha256:" + "12" * 32
-RUNTIME_DIGEST = "sha256:" + "34" * 32
-INSTANCE_ID = "0123456789abcdef" * 2
+FINGERPRINT = CLAIMS.app_fingerprint
+RUNTIME_DIGEST = CLAIMS.runtime_digest
+INSTANCE_ID = CLAIMS.instance_id
 SEALING_KEY = b"K" * 32
 INSECURE = default_policy(allow_simulated_insecure=True)
 
 
-def _document(*, nonce: bytes = b"", claims: RatlsClaims | None = None) -> EvidenceDocument:
+def _document(*, nonce: bytes = b"", claims: RatlsClaims = CLAIMS) -> EvidenceDocument:
     issued = issue_ratls_certificate(
         ec.generate_private_key(ec.SECP256R1()),
         quote_fn=simulated_quote_fn(),
@@ -51,13 +51,7 @@ def _document(*, nonce: bytes = b"", claims: RatlsClaims | None = None) -> Evide
         sans=["app.example", "10.0.0.1"],
         now=NOW,
         nonce=nonce,
-        claims=claims
-        or RatlsClaims(
-            app_fingerprint=FINGERPRINT,
-            runtime_version="0.1.0",
-            runtime_digest=RUNTIME_DIGEST,
-            instance_id=INSTANCE_ID,
-        ),
+        claims=claims,
     )
     return EvidenceDocument(
         tee=Tee.SIMULATED,
@@ -65,13 +59,17 @@ def _document(*, nonce: bytes = b"", claims: RatlsClaims | None = None) -> Evide
         quote=issued.quote,
         collateral=None,
         simulation_root_public_key=ROOT.public_key_bytes(),
-        runtime=RuntimeIdentity(version="0.1.0", digest=RUNTIME_DIGEST),
-        app=AppIdentity(name="hello", fingerprint=FINGERPRINT),
+        runtime=RuntimeIdentity(version=claims.runtime_version, digest=claims.runtime_digest),
+        app=AppIdentity(
+            name=claims.app_name,
+            fingerprint=claims.app_fingerprint,
+            security_config_digest=claims.security_config_digest,
+        ),
         deployment=Deployment(
-            instance_id=INSTANCE_ID,
+            instance_id=claims.instance_id,
             sans=("app.example", "10.0.0.1"),
-            port=8443,
-            created_at=NOW,
+            port=claims.port,
+            created_at=claims.created_at,
             nonce=nonce,
         ),
         sealing=SealingKeyInfo(public_key=SEALING_KEY, suite="x25519"),
@@ -158,47 +156,40 @@ def test_pinned_simulation_root_must_match() -> None:
 # --- every claim in the document must equal the attested one --------------------------------
 
 
+def _app(**changes: Any) -> dict[str, Any]:
+    return {"app": replace(DOCUMENT.app, **changes)}
+
+
+def _deployment(**changes: Any) -> dict[str, Any]:
+    return {"deployment": replace(DOCUMENT.deployment, **changes)}
+
+
+#: Every signed field of evidence.json, and a document that differs from the certificate in it.
+SIGNED_FIELD_EDITS: list[tuple[dict[str, Any], str]] = [
+    (_app(name="someone-else"), "app.name"),
+    (_app(fingerprint="sha256:" + "ff" * 32), "app.fingerprint"),
+    (_app(security_config_digest="sha256:" + "ff" * 32), "app.security_config_digest"),
+    ({"runtime": RuntimeIdentity(version="9.9.9", digest=RUNTIME_DIGEST)}, "runtime.version"),
+    (
+        {"runtime": RuntimeIdentity(version="0.1.0", digest="sha256:" + "00" * 32)},
+        "runtime.digest",
+    ),
+    ({"sealing": SealingKeyInfo(public_key=b"O" * 32, suite="x25519")}, "sealing.public_key"),
+    ({"sealing": SealingKeyInfo(public_key=SEALING_KEY, suite="other")}, "sealing.suite"),
+    (_deployment(instance_id="f" * 32), "deployment.instance_id"),
+    (_deployment(sans=("evil.example",)), "deployment.sans"),
+    (_deployment(sans=("app.example",)), "deployment.sans"),
+    (_deployment(nonce=b"n"), "deployment.nonce"),
+    (_deployment(port=8444), "deployment.port"),
+    (_deployment(created_at=NOW + timedelta(seconds=1)), "deployment.created_at"),
+    (_deployment(created_at=NOW - timedelta(days=365)), "deployment.created_at"),
+]
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [
-        ({"app": AppIdentity(name="hello", fingerprint="sha256:" + "ff" * 32)}, "app.fingerprint"),
-        ({"runtime": RuntimeIdentity(version="9.9.9", digest=RUNTIME_DIGEST)}, "runtime.version"),
-        (
-            {"runtime": RuntimeIdentity(version="0.1.0", digest="sha256:" + "00" * 32)},
-            "runtime.digest",
-        ),
-        ({"sealing": SealingKeyInfo(public_key=b"O" * 32, suite="x25519")}, "sealing.public_key"),
-        ({"sealing": SealingKeyInfo(public_key=SEALING_KEY, suite="other")}, "sealing.suite"),
-        (
-            {
-                "deployment": Deployment(
-                    instance_id="f" * 32, sans=("app.example", "10.0.0.1"), port=1, created_at=NOW
-                )
-            },
-            "deployment.instance_id",
-        ),
-        (
-            {
-                "deployment": Deployment(
-                    instance_id=INSTANCE_ID, sans=("evil.example",), port=1, created_at=NOW
-                )
-            },
-            "deployment.sans",
-        ),
-        (
-            {
-                "deployment": Deployment(
-                    instance_id=INSTANCE_ID,
-                    sans=("app.example", "10.0.0.1"),
-                    port=1,
-                    created_at=NOW,
-                    nonce=b"n",
-                )
-            },
-            "deployment.nonce",
-        ),
-    ],
-    ids=lambda value: value if isinstance(value, str) else "",
+    SIGNED_FIELD_EDITS,
+    ids=[f"{field}-{i}" for i, (_, field) in enumerate(SIGNED_FIELD_EDITS)],
 )
 def test_document_claim_differing_from_the_certificate_is_refused(
     changes: dict[str, Any], field: str
@@ -214,10 +205,19 @@ def test_quote_differing_from_the_certificate_is_refused() -> None:
         verify_evidence_document(replace(DOCUMENT, quote=other.quote), policy=INSECURE, now=NOW)
 
 
-def test_certificate_without_claims_is_refused() -> None:
-    bare = _document(claims=RatlsClaims(instance_id=INSTANCE_ID))
+def test_same_instant_in_another_zone_is_the_same_created_at() -> None:
+    east = NOW.astimezone(timezone(timedelta(hours=2)))
+    verify_evidence_document(
+        replace(DOCUMENT, deployment=replace(DOCUMENT.deployment, created_at=east)),
+        policy=INSECURE,
+        now=NOW,
+    )
+
+
+def test_certificate_claiming_another_app_is_refused() -> None:
+    other = _document(claims=claims(app_fingerprint="sha256:" + "ee" * 32))
     with pytest.raises(EvidenceMismatchError, match=r"app\.fingerprint"):
-        verify_evidence_document(bare, policy=INSECURE, now=NOW)
+        verify_evidence_document(replace(other, app=DOCUMENT.app), policy=INSECURE, now=NOW)
 
 
 # --- strict parsing ----------------------------------------------------------------------------
@@ -245,6 +245,8 @@ def _with(mutate: Any) -> bytes:
         (lambda d: d["deployment"].update(instance_id="ABC"), "instance_id"),
         (lambda d: d["deployment"].update(created_at="2026-01-01T00:00:00"), "time zone"),
         (lambda d: d["app"].update(fingerprint="md5:00"), "app.fingerprint"),
+        (lambda d: d["app"].pop("security_config_digest"), "missing member"),
+        (lambda d: d["app"].update(security_config_digest="00" * 32), "security_config_digest"),
         (lambda d: d.update(ratls_certificate="garbage"), "one PEM certificate"),
         (lambda d: d.pop("simulation_root_public_key"), "simulation_root_public_key"),
         (lambda d: d.update(collateral={"format": "veil-collateral"}), "collateral"),
@@ -272,7 +274,11 @@ def test_hardware_document_cannot_carry_a_simulation_root() -> None:
 
 
 def test_schema_agrees_with_the_parser_on_rejections() -> None:
-    for mutate in (lambda d: d.update(extra=1), lambda d: d.update(version=2)):
+    for mutate in (
+        lambda d: d.update(extra=1),
+        lambda d: d.update(version=2),
+        lambda d: d["app"].pop("security_config_digest"),
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(json.loads(_with(mutate)), SCHEMA)
     simulated_with_collateral = _json(DOCUMENT) | {"collateral": {}}

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.attestation.test_sources import FakePcs
-from tests.ratls._certs import NOW, ROOT, simulated_quote_fn
+from tests.ratls._certs import CLAIMS, NOW, ROOT, simulated_quote_fn
 from veil.attestation.collateral import load_collateral
 from veil.attestation.evidence import (
     AppIdentity,
@@ -22,7 +22,6 @@ from veil.attestation.evidence import (
 )
 from veil.attestation.result import Tee
 from veil.cli.main import main
-from veil.ratls.extension import RatlsClaims
 from veil.ratls.issue import issue_ratls_certificate
 
 NEAR_QUOTE = "phala-dcap-qvl/near-gas-test/quote_hex.txt"
@@ -228,12 +227,7 @@ def _simulated_evidence(path: Path) -> None:
         sealing_suite="x25519",
         sans=["localhost"],
         now=NOW,
-        claims=RatlsClaims(
-            app_fingerprint="sha256:" + "12" * 32,
-            runtime_version="0.1.0",
-            runtime_digest="sha256:" + "34" * 32,
-            instance_id="ab" * 16,
-        ),
+        claims=CLAIMS,
     )
     document = EvidenceDocument(
         tee=Tee.SIMULATED,
@@ -241,10 +235,17 @@ def _simulated_evidence(path: Path) -> None:
         quote=issued.quote,
         collateral=None,
         simulation_root_public_key=ROOT.public_key_bytes(),
-        runtime=RuntimeIdentity(version="0.1.0", digest="sha256:" + "34" * 32),
-        app=AppIdentity(name="hello", fingerprint="sha256:" + "12" * 32),
+        runtime=RuntimeIdentity(version=CLAIMS.runtime_version, digest=CLAIMS.runtime_digest),
+        app=AppIdentity(
+            name=CLAIMS.app_name,
+            fingerprint=CLAIMS.app_fingerprint,
+            security_config_digest=CLAIMS.security_config_digest,
+        ),
         deployment=Deployment(
-            instance_id="ab" * 16, sans=("localhost",), port=8443, created_at=NOW
+            instance_id=CLAIMS.instance_id,
+            sans=("localhost",),
+            port=CLAIMS.port,
+            created_at=CLAIMS.created_at,
         ),
         sealing=SealingKeyInfo(public_key=b"K" * 32, suite="x25519"),
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, register_veil_home
 from tests.e2e._certs import CertFiles, owner_ca_and_leaf
 from tests.e2e._wheels import build_wheelhouse
 from veil.crypto.keys import CodeKey, write_code_key
@@ -130,7 +130,7 @@ def notes_app(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Bui
 @pytest.fixture(scope="module")
 def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One operator home per test module; every node left in it is stopped at the end."""
-    home = tmp_path_factory.mktemp("e2e-home")
+    home = register_veil_home(tmp_path_factory.mktemp("e2e-home"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VEIL_HOME", str(home))
         try:

@@ -156,6 +156,10 @@ def test_veil_verify_url(
     assert report["scenario"] == deployed.scenario
     assert report["end_to_end"] == (deployed.scenario != "operator")
     assert report["code_checked"] is True
+    # The fingerprint alone is enough to recompute the measurement (with the signed
+    # security-config digest claim), and the quote carried it.
+    assert report["measurement_checked"] is True
+    assert not any("only the fingerprint" in note for note in report["notes"])
     assert report["fresh"] is True
     assert report["fingerprint"] == deployed.app.fingerprint
     # The saved certificate is what the server presents: curl can pin it.

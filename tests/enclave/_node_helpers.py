@@ -184,7 +184,9 @@ class NodeProcess:
             return None
         return document
 
-    def wait_for(self, *targets: str, timeout: float = 30.0) -> dict[str, object]:
+    def wait_for(self, *targets: str, timeout: float = 60.0) -> dict[str, object]:
+        """The state once it is one of ``targets``; the node is stopped if it never gets there
+        (a caller whose wait failed cannot stop it, and a leaked node outlives the tests)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = self.state()
@@ -196,7 +198,9 @@ class NodeProcess:
                     return state
                 raise AssertionError(f"node exited ({self.process.returncode}): {self.log()}")
             time.sleep(0.02)
-        raise AssertionError(f"node never reached {targets}: {self.state()} {self.log()}")
+        last = self.state()
+        self.stop()
+        raise AssertionError(f"node never reached {targets} in {timeout:g} s: {last} {self.log()}")
 
     def log(self) -> str:
         return (self.node_dir / "node.log").read_text(errors="replace")[-3000:]

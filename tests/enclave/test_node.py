@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -415,6 +416,53 @@ def test_resealed_secrets_of_another_app_do_not_open(
         assert node.wait_for("waiting", "serving")["state"] == "waiting"
     finally:
         node.stop()
+
+
+def _catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether the process has a handler for ``sig`` (``SigCgt`` in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
+def test_sigterm_while_starting_is_logged_and_leaves_nothing(
+    work: Path, package: Package, simulation_dir: Path
+) -> None:
+    """``veil stop`` right after ``veil spawn``: before, the node died silently (empty log)."""
+    node_dir = work / "stopped-early"
+    write_node_dir(node_dir, package.path, simulation_dir=simulation_dir)
+    node = NodeProcess(node_dir)
+    deadline = time.monotonic() + 30
+    while not _catches(node.process.pid, signal.SIGTERM):  # its first instructions
+        assert node.process.poll() is None, node.log()
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    node.process.send_signal(signal.SIGTERM)
+    assert node.process.wait(timeout=60) == 0, node.log()
+    log = node.log()
+    assert "received SIGTERM" in log
+    assert "Traceback" not in log
+    assert list(runtime_base().glob(runtime_dir_prefix(node_dir) + "*")) == []
+
+
+def test_app_calling_sys_exit_while_loading_fails_with_a_reason(
+    work: Path, simulation_dir: Path
+) -> None:
+    """SystemExit escaped the loader and ended the node without a log line or a state."""
+    app = write_app(work / "app-exits", name="exits", extra="\nimport sys\nsys.exit(3)\n")
+    exits = make_package(app, work / "exits.veil")
+    node = start(work, "exits", exits, simulation_dir)
+    try:
+        provision(node, exits)
+        state = node.wait_for("failed")
+        assert state["reason"] == "loading the app failed: internal error (SystemExit)"
+        assert node.process.wait(timeout=60) == 1
+    finally:
+        node.stop()
+    assert "loading the app failed: internal error (SystemExit)" in node.log()
+    assert "node stopped (exit code 1)" in node.log()
+    assert_log_is_clean(node)
 
 
 # -- TLS scenarios ----------------------------------------------------------------------------

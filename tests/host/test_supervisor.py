@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -53,6 +56,10 @@ while True:
 """
 
 
+#: Generous: a loaded 2-core CI machine can take seconds to start a Python process.
+START_TIMEOUT = 60.0
+
+
 @pytest.fixture
 def fake_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     script = tmp_path / "fake_node.py"
@@ -81,7 +88,7 @@ def _spawn(package: Path, name: str = "n1", **kwargs: object) -> NodePaths:
 
 def test_spawn_waits_for_waiting_and_records_the_node(fake_node: list[str], package: Path) -> None:
     paths = _spawn(package, port=free_port())
-    state = wait_for_state(paths, ("waiting",), timeout=10)
+    state = wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     assert state.state == "waiting"
     info = node_info("n1")
     assert info.running
@@ -95,10 +102,8 @@ def test_spawn_waits_for_waiting_and_records_the_node(fake_node: list[str], pack
 def test_node_outlives_its_session_and_is_in_its_own_group(
     fake_node: list[str], package: Path
 ) -> None:
-    import os
-
     paths = _spawn(package)
-    wait_for_state(paths, ("waiting",), timeout=10)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     pid = read_pid(paths)
     assert pid is not None
     assert os.getpgid(pid) == pid  # new session: it leads its own group
@@ -130,15 +135,89 @@ def test_failed_node_reports_reason_and_log(fake_node: list[str], package: Path)
     fake_node[0] = "fail"
     paths = _spawn(package)
     with pytest.raises(NodeExitedError, match=r"failed: boom[\s\S]*fake node starting"):
-        wait_for_state(paths, ("waiting",), timeout=10)
+        wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
 
 
 def test_exited_node_is_reported(fake_node: list[str], package: Path) -> None:
     fake_node[0] = "exit"
     paths = _spawn(package)
-    with pytest.raises(NodeExitedError, match="exited"):
-        wait_for_state(paths, ("waiting",), timeout=10)
+    with pytest.raises(NodeExitedError, match=r"exited \(exit code 3\)"):
+        wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     assert node_info("n1").display_state == "stopped"
+
+
+def test_killed_node_is_reported_with_its_signal(fake_node: list[str], package: Path) -> None:
+    fake_node[0] = "hang"
+    paths = _spawn(package)
+    pid = read_pid(paths)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(NodeExitedError, match=r"exited \(killed by SIGKILL\)"):
+        wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
+
+
+# -- is_running right after exec: Linux shows an empty /proc/PID/cmdline while execve is
+# -- half done, which made a just-spawned node look exited (NodeExitedError, empty log).
+
+
+def test_a_process_mid_exec_is_not_taken_for_a_dead_node(tmp_path: Path) -> None:
+    """The real race, against the /proc check used for nodes another process started."""
+    root = tmp_path / "nodes" / "n1"
+    for _ in range(25):
+        process = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(30)", str(root)],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            assert supervisor._is_node_process(process.pid, root)  # at once, as spawn does
+        finally:
+            process.kill()
+            process.wait()
+        assert not supervisor._is_node_process(process.pid, root)
+
+
+def test_own_child_is_running_whatever_proc_shows(
+    fake_node: list[str], package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_node[0] = "hang"
+    paths = _spawn(package)
+    monkeypatch.setattr(supervisor, "_read_proc", lambda proc: ("1 (python) R 1", b""))
+    assert is_running(paths)  # an unreaped child of ours: its pid cannot be recycled
+    assert node_info("n1").running
+
+
+def test_empty_command_line_is_awaited_then_checked(
+    fake_node: list[str], package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_node[0] = "hang"
+    paths = _spawn(package)
+    pid = read_pid(paths)
+    assert pid is not None
+    real = supervisor._read_proc
+    reads = iter([("1 (python) R 1", b"")] * 3)
+
+    def exec_in_progress(proc: Path) -> tuple[str, bytes] | None:
+        return next(reads, None) or real(proc)
+
+    started = supervisor._children.copy()
+    monkeypatch.setattr(supervisor, "_children", {})  # as seen from another veil process
+    monkeypatch.setattr(supervisor, "_read_proc", exec_in_progress)
+    assert is_running(paths)
+    # A command line that stays empty (a kernel thread on a recycled pid) is not the node.
+    monkeypatch.setattr(supervisor, "_EXEC_SETTLE_SECONDS", 0.05)
+    monkeypatch.setattr(supervisor, "_read_proc", lambda proc: ("1 (kthreadd) S 2", b""))
+    start = time.monotonic()
+    assert not is_running(paths)
+    assert time.monotonic() - start >= 0.05
+    monkeypatch.setattr(supervisor, "_children", started)  # so the fixture stops the node
+
+
+def test_pid_file_is_replaced_not_rewritten(fake_node: list[str], package: Path) -> None:
+    paths = _spawn(package)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
+    assert read_pid(paths) == node_info("n1").pid
+    assert sorted(p.name for p in paths.root.iterdir() if p.name.startswith(".node.pid")) == []
 
 
 def test_wait_times_out(fake_node: list[str], package: Path) -> None:
@@ -151,7 +230,7 @@ def test_wait_times_out(fake_node: list[str], package: Path) -> None:
 def test_stop_terminates_then_kills(fake_node: list[str], package: Path) -> None:
     fake_node[0] = "stubborn"
     paths = _spawn(package)
-    wait_for_state(paths, ("waiting",), timeout=10)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     start = time.monotonic()
     assert stop_node("n1", grace=0.3) is True
     assert time.monotonic() - start >= 0.3  # SIGTERM was ignored for the whole grace period
@@ -162,7 +241,7 @@ def test_stop_terminates_then_kills(fake_node: list[str], package: Path) -> None
 
 def test_stop_remove_deletes_the_directory(fake_node: list[str], package: Path) -> None:
     paths = _spawn(package)
-    wait_for_state(paths, ("waiting",), timeout=10)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     stop_node("n1", grace=2, remove=True)
     assert not paths.root.exists()
 
@@ -171,11 +250,11 @@ def test_restart_starts_a_new_process_on_the_same_record(
     fake_node: list[str], package: Path
 ) -> None:
     paths = _spawn(package)
-    wait_for_state(paths, ("waiting",), timeout=10)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     first_pid = read_pid(paths)
     instance = node_info("n1").spec.instance_id
     restart_node("n1", grace=2)
-    wait_for_state(paths, ("waiting",), timeout=10)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     assert read_pid(paths) != first_pid
     assert node_info("n1").spec.instance_id == instance
     assert node_info("n1").running
@@ -183,6 +262,6 @@ def test_restart_starts_a_new_process_on_the_same_record(
 
 def test_recycled_pid_is_not_mistaken_for_the_node(fake_node: list[str], package: Path) -> None:
     paths = _spawn(package)
-    wait_for_state(paths, ("waiting",), timeout=10)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     # Our own pid is alive but is not this node: its command line does not name the node dir.
-    assert not is_running(paths, pid=__import__("os").getpid())
+    assert not is_running(paths, pid=os.getpid())

@@ -1,21 +1,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.owner.conftest import Packaged, make_instance
+from tests.ratls._certs import claims as make_claims
 from veil.attestation.errors import PolicyError
 from veil.attestation.simulated import SimulationRoot
 from veil.client.expect import ExpectedApp, check_claims
 from veil.crypto.keys import CodeKey
-from veil.enclave.identity import RuntimeIdentity
+from veil.enclave.identity import RuntimeIdentity, runtime_identity
 from veil.errors import BindingError, ConfigError, FormatError, VerificationError
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
 from veil.owner.verify import PackageMismatchError, read_evidence_file, verify_owner_evidence
-from veil.ratls.extension import RatlsClaims
 from veil.sealing.envelope import unseal
 from veil.sealing.secrets import SecretsPayload
 
@@ -63,7 +64,7 @@ def test_expired_certificate_is_refused(notes: Packaged) -> None:
 
 def test_runtime_other_than_the_trusted_one_is_named() -> None:
     trusted = RuntimeIdentity(version="0.1.0", digest="sha256:" + "aa" * 32)
-    claims = RatlsClaims(
+    claims = make_claims(
         app_fingerprint="sha256:" + "bb" * 32,
         runtime_version="0.1.0",
         runtime_digest="sha256:" + "cc" * 32,
@@ -73,6 +74,37 @@ def test_runtime_other_than_the_trusted_one_is_named() -> None:
         check_claims(claims, expected)
     with pytest.raises(BindingError, match="not the expected"):
         check_claims(claims, ExpectedApp(fingerprint="sha256:" + "dd" * 32, runtime=trusted))
+
+
+def test_pinned_runtime_replaces_the_installed_one(notes: Packaged) -> None:
+    installed = runtime_identity()
+    _verify(notes, runtime=installed)
+    other = RuntimeIdentity(version=installed.version, digest="sha256:" + "ee" * 32)
+    with pytest.raises(BindingError, match=r"not the trusted 0\.1\.0 \(sha256:eeee"):
+        _verify(notes, runtime=other)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("port", 1),
+        ("created_at", datetime(2020, 1, 1, tzinfo=UTC)),
+        ("app_name", "notes-2"),
+        ("security_config_digest", "sha256:" + "00" * 32),
+    ],
+)
+def test_edited_evidence_field_is_refused(notes: Packaged, field: str, value: object) -> None:
+    """Port, creation time, app name and security-config digest are signed claims now."""
+    instance = make_instance(notes.package)
+    document = instance.evidence_document(nonce=b"n" * 32)
+    section = "app" if field in ("app_name", "security_config_digest") else "deployment"
+    attribute = field.removeprefix("app_")
+    edited = replace(
+        document,
+        **{section: replace(getattr(document, section), **{attribute: value})},
+    )
+    with pytest.raises(VerificationError):
+        verify_owner_evidence(edited, notes.package, now=NOW, allow_simulated_insecure=True)
 
 
 def test_sealed_secrets_open_only_for_that_instance(notes: Packaged) -> None:

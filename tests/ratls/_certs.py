@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -11,11 +12,27 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from veil.attestation.simulated import SimulationRoot, issue_simulated_quote
+from veil.ratls.claims import RatlsClaims
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ROOT = SimulationRoot.generate()
 MEASUREMENT = bytes.fromhex("5a" * 48)
 PLATFORM_ID = b"\x01" * 16
+CLAIMS = RatlsClaims(
+    app_name="hello",
+    app_fingerprint="sha256:" + "12" * 32,
+    security_config_digest="sha256:" + "56" * 32,
+    runtime_version="0.1.0",
+    runtime_digest="sha256:" + "34" * 32,
+    instance_id="0123456789abcdef" * 2,
+    port=8443,
+    created_at=NOW,
+)
+
+
+def claims(**changes: object) -> RatlsClaims:
+    """``CLAIMS`` with some claims changed."""
+    return dataclasses.replace(CLAIMS, **changes)  # type: ignore[arg-type]
 
 
 def simulated_quote_fn(

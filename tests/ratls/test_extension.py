@@ -3,19 +3,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import struct
+from datetime import datetime, timedelta, timezone
 
 import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.ratls._certs import CLAIMS, NOW, claims
 from veil.attestation.result import Tee
+from veil.ratls.claims import CLAIM_KEYS, RatlsClaims, format_claim_time
 from veil.ratls.errors import RatlsFormatError
-from veil.ratls.extension import (
-    MAX_EXTENSION_BYTES,
-    RatlsClaims,
-    VeilEvidence,
-)
+from veil.ratls.extension import MAX_EXTENSION_BYTES, VeilEvidence
 from veil.ratls.oids import (
     GRAMINE_LEGACY_QUOTE_OID,
     VEIL_ARC,
@@ -29,12 +28,7 @@ EVIDENCE = VeilEvidence(
     sealing_public_key=b"k" * 32,
     sealing_suite="x25519",
     nonce=b"n" * 16,
-    claims=RatlsClaims(
-        app_fingerprint="sha256:" + "ab" * 32,
-        runtime_version="0.1.0",
-        runtime_digest="sha256:" + "cd" * 32,
-        instance_id="00" * 16,
-    ),
+    claims=CLAIMS,
 )
 
 
@@ -73,18 +67,52 @@ def test_roundtrip_is_canonical() -> None:
     assert cbor2.loads(data)["version"] == 1
 
 
-def test_minimal_evidence_omits_optional_keys() -> None:
+def test_minimal_evidence_omits_only_the_nonce() -> None:
     minimal = VeilEvidence(
-        tee=Tee.SIMULATED, quote=b"q", sealing_public_key=b"k", sealing_suite="x25519"
+        tee=Tee.SIMULATED,
+        quote=b"q",
+        sealing_public_key=b"k",
+        sealing_suite="x25519",
+        claims=CLAIMS,
     )
-    assert set(cbor2.loads(minimal.to_cbor())) == {
-        "version",
-        "tee",
-        "quote",
-        "sealing_public_key",
-        "sealing_suite",
-    }
+    item = cbor2.loads(minimal.to_cbor())
+    assert set(item) == {"version", "tee", "quote", "sealing_public_key", "sealing_suite", "claims"}
     assert VeilEvidence.from_cbor(minimal.to_cbor()) == minimal
+
+
+def test_claims_are_all_present_and_typed() -> None:
+    item = cbor2.loads(EVIDENCE.to_cbor())["claims"]
+    assert item == {
+        "app_name": "hello",
+        "app_fingerprint": CLAIMS.app_fingerprint,
+        "security_config_digest": CLAIMS.security_config_digest,
+        "runtime_version": "0.1.0",
+        "runtime_digest": CLAIMS.runtime_digest,
+        "instance_id": CLAIMS.instance_id,
+        "port": 8443,
+        "created_at": "2026-03-01T12:00:00Z",
+    }
+    assert list(item) == sorted(item, key=lambda k: (len(k.encode()), k.encode()))
+
+
+def test_claim_times_are_normalised_to_utc() -> None:
+    east = datetime(2026, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert claims(created_at=east) == CLAIMS
+    assert format_claim_time(east) == "2026-03-01T12:00:00Z"
+    precise = claims(created_at=NOW.replace(microsecond=5))
+    assert precise.to_map()["created_at"] == "2026-03-01T12:00:00.000005Z"
+
+
+def _claims_with(**changes: object) -> dict[str, object]:
+    item: dict[str, object] = dict(CLAIMS.to_map())
+    item.update(changes)
+    return item
+
+
+def _claims_without(key: str) -> dict[str, object]:
+    item: dict[str, object] = dict(CLAIMS.to_map())
+    del item[key]
+    return item
 
 
 def _mutated(**changes: object) -> bytes:
@@ -109,8 +137,24 @@ def _mutated(**changes: object) -> bytes:
         ({"nonce": b""}, "nonce, when present"),
         ({"nonce": b"x" * 65}, "nonce exceeds"),
         ({"claims": {"app_fingerprint": "x", "evil": "y"}}, "unknown claims: evil"),
-        ({"claims": {}}, "claims, when present"),
-        ({"claims": {"app_fingerprint": "a b"}}, "printable"),
+        ({"claims": None}, "lacks claims"),
+        ({"claims": {}}, "missing claims: app_name"),
+        ({"claims": [1]}, "claims must be a map"),
+        ({"claims": _claims_without("port")}, "missing claims: port"),
+        ({"claims": _claims_without("created_at")}, "missing claims: created_at"),
+        ({"claims": _claims_without("security_config_digest")}, "security_config_digest"),
+        ({"claims": _claims_with(app_name="a b")}, "printable"),
+        ({"claims": _claims_with(app_fingerprint="sha256:AB")}, "claim app_fingerprint"),
+        ({"claims": _claims_with(security_config_digest="md5:0")}, "security_config_digest"),
+        ({"claims": _claims_with(instance_id="AB" * 16)}, "instance_id"),
+        ({"claims": _claims_with(port=0)}, "claim port"),
+        ({"claims": _claims_with(port=65536)}, "claim port"),
+        ({"claims": _claims_with(port="8443")}, "claim port"),
+        ({"claims": _claims_with(port=True)}, "claim port"),
+        ({"claims": _claims_with(created_at="2026-03-01T12:00:00+00:00")}, "created_at"),
+        ({"claims": _claims_with(created_at="2026-03-01T12:00:00.000000Z")}, "canonical"),
+        ({"claims": _claims_with(created_at="2026-02-30T12:00:00Z")}, "not a valid time"),
+        ({"claims": _claims_with(created_at=1)}, "created_at"),
         ({"sealing_suite": ""}, "sealing suite"),
     ],
 )
@@ -160,3 +204,17 @@ def test_decoder_raises_only_format_error(data: bytes) -> None:
 def test_decoder_on_structured_noise(item: dict[str, object]) -> None:
     with contextlib.suppress(RatlsFormatError):
         VeilEvidence.from_cbor(cbor2.dumps(item, canonical=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*CLAIM_KEYS, "other"]),
+        st.one_of(
+            st.integers(), st.text(max_size=80), st.binary(max_size=8), st.none(), st.booleans()
+        ),
+    )
+)
+def test_claims_decoder_on_structured_noise(item: dict[str, object]) -> None:
+    with contextlib.suppress(RatlsFormatError):
+        RatlsClaims.from_map(item)

@@ -11,13 +11,23 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.ratls._certs import MEASUREMENT, NOW, ROOT, pem, self_signed, simulated_quote_fn, spki
+from tests.ratls._certs import (
+    CLAIMS,
+    MEASUREMENT,
+    NOW,
+    ROOT,
+    claims,
+    pem,
+    self_signed,
+    simulated_quote_fn,
+    spki,
+)
 from veil.attestation.errors import PolicyError, QuoteVerificationError
 from veil.attestation.policy import SimulatedMeasurement, default_policy
 from veil.attestation.result import Tee
 from veil.attestation.simulated import SimulationRoot
 from veil.ratls.errors import CertificateValidityError, RatlsBindingError, RatlsFormatError
-from veil.ratls.extension import RatlsClaims, VeilEvidence
+from veil.ratls.extension import VeilEvidence
 from veil.ratls.extract import RatlsFormat, read_ratls_evidence
 from veil.ratls.issue import issue_ratls_certificate
 from veil.ratls.oids import VEIL_EVIDENCE_OID
@@ -25,7 +35,6 @@ from veil.ratls.report_data import ratls_report_data
 from veil.ratls.verify import verify_ratls_certificate
 
 SEALING_KEY = b"S" * 32
-CLAIMS = RatlsClaims(app_fingerprint="sha256:" + "11" * 32, instance_id="ab" * 16)
 SIM_POLICY = default_policy(
     expected=[SimulatedMeasurement(MEASUREMENT)], allow_simulated_insecure=True
 )
@@ -95,6 +104,7 @@ def test_debug_simulated_certificate_refused() -> None:
         sealing_suite="x25519",
         sans=[],
         now=NOW,
+        claims=CLAIMS,
     )
     with pytest.raises(PolicyError, match="rule debug"):
         verify_ratls_certificate(
@@ -167,6 +177,7 @@ def test_dropped_nonce_is_refused() -> None:
         quote=evidence.quote,
         sealing_public_key=evidence.sealing_public_key,
         sealing_suite=evidence.sealing_suite,
+        claims=evidence.claims,
     )
     with pytest.raises(RatlsBindingError):
         read_ratls_evidence(pem(self_signed(key, [(VEIL_EVIDENCE_OID, stripped.to_cbor())])))
@@ -201,7 +212,7 @@ def test_claims_changed_by_someone_without_the_key_break_the_signature() -> None
         quote=evidence.quote,
         sealing_public_key=evidence.sealing_public_key,
         sealing_suite=evidence.sealing_suite,
-        claims=RatlsClaims(app_fingerprint="sha256:" + "ff" * 32),
+        claims=claims(app_fingerprint="sha256:" + "ff" * 32),
     )
     # Same public key (binding holds) but signed by the attacker's key.
     forged = self_signed(
@@ -240,6 +251,7 @@ def test_backend_returning_a_quote_over_other_data_is_refused() -> None:
             sealing_suite="x25519",
             sans=[],
             now=NOW,
+            claims=CLAIMS,
         )
 
 
@@ -252,6 +264,7 @@ def test_only_p256_keys_are_issued() -> None:
             sealing_suite="x25519",
             sans=[],
             now=NOW,
+            claims=CLAIMS,
         )
 
 

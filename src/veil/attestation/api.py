@@ -6,11 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from veil.attestation.collateral import Collateral
 from veil.attestation.errors import QuoteFormatError, QuoteVerificationError
-from veil.attestation.policy import Policy
 from veil.attestation.quote import measurements_of, parse_quote
 from veil.attestation.result import Tee, VerifiedQuote
 from veil.attestation.simulated import (
@@ -18,8 +16,13 @@ from veil.attestation.simulated import (
     parse_simulated_quote,
     verify_simulated_quote,
 )
-from veil.attestation.verifier import VerifiedCollateral, VerifyOptions, verify_quote
 from veil.errors import VeilError
+
+if TYPE_CHECKING:
+    # Only verification needs these; the enclave, which parses its own quotes, never loads them.
+    from veil.attestation.collateral import Collateral
+    from veil.attestation.policy import Policy
+    from veil.attestation.verifier import VerifiedCollateral, VerifyOptions
 
 __all__ = [
     "ParsedQuoteInfo",
@@ -95,6 +98,8 @@ def verify_attestation(
         raise QuoteVerificationError(
             "0", "a hardware quote needs collateral (a bundle file, a PCCS or Intel PCS)"
         )
+    from veil.attestation.verifier import VerifyOptions, verify_quote  # noqa: PLC0415
+
     return verify_quote(
         quote, collateral, now=now, options=options if options is not None else VerifyOptions()
     )

@@ -237,7 +237,7 @@ class PckExtension:
             extension = certificate.extensions.get_extension_for_oid(SGX_EXTENSION_OID)
         except x509.ExtensionNotFound as e:
             raise PckExtensionError("the PCK certificate has no SGX extension") from e
-        except ValueError as e:  # cryptography refuses duplicate or malformed extensions
+        except (ValueError, x509.DuplicateExtension) as e:  # duplicate or malformed extensions
             raise PckExtensionError(f"the PCK certificate's extensions are malformed: {e}") from e
         value = extension.value
         if not isinstance(value, x509.UnrecognizedExtension):  # pragma: no cover - private OID

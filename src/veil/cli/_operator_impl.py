@@ -11,11 +11,12 @@ from pathlib import Path
 from rich.markup import escape
 
 from veil.attestation.sources.file import FileCollateralSource
+from veil.attestation.sources.interface import CollateralSource
 from veil.cli._output import emit_json, err_console, out_console, warn
 from veil.cli.operator import UNTRUSTED_SSL_WARNING
 from veil.errors import ConfigError, OperationError
 from veil.host.bootstrap import MAX_NONCE_BYTES, BootstrapClient
-from veil.host.evidence import collect_evidence
+from veil.host.evidence import collateral_cache_dir, collect_evidence, remote_collateral_source
 from veil.host.state import NodePaths, NodeState, existing_node
 from veil.host.supervisor import (
     NodeInfo,
@@ -107,8 +108,11 @@ def evidence(args: argparse.Namespace) -> int:
     elif args.fresh_nonce:
         nonce = secrets.token_bytes(32)
     info = node_info(args.name)
-    source = FileCollateralSource(Path(args.collateral)) if args.collateral else None
-    data = collect_evidence(info.url, nonce=nonce, collateral_source=source)
+    source = _collateral_source(args)
+    collected = collect_evidence(info.url, nonce=nonce, collateral_source=source)
+    if source is not None and not collected.needs_collateral:
+        warn(f"node {args.name} is simulated: its evidence needs no collateral, none was added")
+    data = collected.data
     if args.output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -119,10 +123,36 @@ def evidence(args: argparse.Namespace) -> int:
     except OSError as e:
         raise OperationError(f"cannot write {out}: {e.strerror or e}") from e
     if args.json:
-        emit_json({"name": args.name, "evidence": str(out), "bytes": len(data)})
+        emit_json(
+            {
+                "name": args.name,
+                "evidence": str(out),
+                "bytes": len(data),
+                "tee": collected.tee.value,
+                "collateral_added": collected.collateral_added,
+            }
+        )
     else:
         out_console.print(f"evidence of node {escape(args.name)} saved to {escape(str(out))}")
+        if collected.collateral_added:
+            out_console.print("  with the collateral to verify it offline")
     return 0
+
+
+def _collateral_source(args: argparse.Namespace) -> CollateralSource | None:
+    """``--collateral FILE``, ``--pccs-url URL`` or ``--pcs`` (the last two cached)."""
+    if args.pccs_ca_file is not None and args.pccs_url is None:
+        raise ConfigError("--pccs-ca-file goes with --pccs-url")
+    if args.collateral:
+        return FileCollateralSource(Path(args.collateral))
+    if args.pccs_url or args.pcs:
+        return remote_collateral_source(
+            pccs_url=args.pccs_url,
+            pcs=args.pcs,
+            pccs_ca_file=args.pccs_ca_file,
+            cache_dir=collateral_cache_dir(),
+        )
+    return None
 
 
 def provision(args: argparse.Namespace) -> int:

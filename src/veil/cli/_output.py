@@ -6,17 +6,12 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 __all__ = ["byte_progress", "emit_json", "err_console", "out_console", "warn"]
 
@@ -39,6 +34,16 @@ def warn(message: str) -> None:
 @contextmanager
 def byte_progress(description: str, total: int | None, *, enabled: bool) -> Iterator[Progress]:
     """A progress bar over bytes on stderr; disabled (and silent) when not a terminal."""
+    # Loaded here: most commands never draw a bar, and rich.progress is slow to import.
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

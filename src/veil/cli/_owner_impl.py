@@ -1,43 +1,33 @@
-"""Handlers of ``veil deploy`` and ``veil verify`` (imported only when one of them runs)."""
+"""Handlers of ``veil verify`` and ``veil seal --evidence`` (imported only when one runs;
+``veil deploy`` is in :mod:`veil.cli._deploy_impl`)."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.markup import escape
 
 from veil.attestation.result import Tee
-from veil.cli._output import emit_json, err_console, out_console, warn
-from veil.cli.operator import UNTRUSTED_SSL_WARNING
-from veil.client.expect import ExpectedApp
+from veil.cli._output import emit_json, out_console, warn
+from veil.client.expect import ExpectedApp, runtime_pin
 from veil.client.verify import ServerVerification, verify_server
 from veil.crypto.keyfiles import PUBLIC_FILE_MODE, write_key_file
 from veil.crypto.keys import read_code_key
+from veil.enclave.identity import RuntimeIdentity
 from veil.errors import ConfigError, InvalidDataError, OperationError
 from veil.host.simulation import simulation_root_path, simulation_root_public_key
-from veil.owner.deploy import DEPLOY_STEPS, SIMULATED_WARNING, DeployOptions, deploy
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
 from veil.owner.verify import read_evidence_file, verify_owner_evidence
 
 __all__ = [
-    "deploy_command",
     "parse_time",
     "seal_evidence_command",
     "simulation_root_for",
     "verify_command",
 ]
-
-_STEP_LABELS = {
-    "package": "packaging the app (archive, fingerprint, encrypt)",
-    "spawn": "starting the enclave node",
-    "evidence": "fetching the enclave's evidence (fresh nonce)",
-    "verify": "verifying the evidence against the package",
-    "seal": "sealing the secrets to the verified enclave",
-    "provision": "provisioning and waiting for the app to load",
-    "healthcheck": "checking the app over the verified TLS channel",
-}
 
 
 def parse_time(text: str | None) -> datetime:
@@ -57,61 +47,6 @@ def simulation_root_for(args: argparse.Namespace) -> bytes | None:
     if args.simulation_root != "auto":
         raise ConfigError("--simulation-root must be 'auto' or 'evidence'")
     return simulation_root_public_key() if simulation_root_path().is_file() else None
-
-
-def deploy_command(args: argparse.Namespace) -> int:
-    if args.backend == "simulated" and args.allow_simulated_insecure:
-        warn(SIMULATED_WARNING)
-    operator_tls = None
-    if args.untrusted_ssl_cert or args.untrusted_ssl_key:
-        if not (args.untrusted_ssl_cert and args.untrusted_ssl_key):
-            raise ConfigError("--untrusted-ssl-cert and --untrusted-ssl-key go together")
-        operator_tls = (Path(args.untrusted_ssl_cert), Path(args.untrusted_ssl_key))
-        warn(UNTRUSTED_SSL_WARNING)
-    options = DeployOptions(
-        name=args.name,
-        port=args.port,
-        host=args.host,
-        backend=args.backend,
-        san=args.san,
-        allow_simulated_insecure=args.allow_simulated_insecure,
-        app_secrets=read_app_secrets(Path(args.secrets)) if args.secrets else {},
-        tls_key=Path(args.tls_key) if args.tls_key else None,
-        operator_tls=operator_tls,
-        wheels_from=args.wheels_from,
-        no_index=args.no_index,
-        timeout=args.timeout,
-    )
-    quiet = args.json or not err_console.is_terminal
-    if quiet:
-        result = deploy(Path(args.directory), options)
-    else:
-        with err_console.status("deploying") as status:
-            done: list[str] = []
-
-            def on_step(step: str) -> None:
-                if done:
-                    err_console.print(f"[green]✓[/] {_STEP_LABELS[done[-1]]}")
-                done.append(step)
-                number = DEPLOY_STEPS.index(step) + 1
-                status.update(f"[{number}/{len(DEPLOY_STEPS)}] {_STEP_LABELS[step]}")
-
-            result = deploy(Path(args.directory), options, on_step=on_step)
-            err_console.print(f"[green]✓[/] {_STEP_LABELS[done[-1]]}")
-    if args.json:
-        emit_json(result.to_json())
-        return 0
-    out_console.print(f"[bold green]deployed[/] {escape(result.name)} at {result.url}")
-    out_console.print(f"  fingerprint  {result.fingerprint}", soft_wrap=True)
-    out_console.print(f"  certificate  {escape(str(result.certificate))}", soft_wrap=True)
-    out_console.print(f"  scenario     {result.scenario}")
-    out_console.print(
-        f"  try:         curl --cacert {escape(str(result.certificate))} {result.url}/",
-        soft_wrap=True,
-    )
-    if not result.end_to_end:
-        warn("the TLS channel is NOT end to end: the operator can read the traffic")
-    return 0
 
 
 def verify_command(args: argparse.Namespace) -> int:
@@ -156,6 +91,7 @@ def _verify_evidence(args: argparse.Namespace) -> int:
         now=parse_time(args.at),
         allow_simulated_insecure=args.allow_simulated_insecure,
         simulation_root_public_key=root,
+        runtime=_runtime_pin(args),
     )
     _write_output(args.output, enclave.ratls_certificate_pem)
     simulated = enclave.evidence.verified_quote.tee is Tee.SIMULATED
@@ -176,19 +112,33 @@ def _verify_evidence(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runtime_pin(args: argparse.Namespace) -> RuntimeIdentity | None:
+    """``--runtime-digest``/``--runtime-version``, or ``None`` for the installed runtime."""
+    if args.runtime_digest is None:
+        if args.runtime_version is not None:
+            raise ConfigError("--runtime-version goes with --runtime-digest")
+        return None
+    return runtime_pin(args.runtime_digest, args.runtime_version)
+
+
 def _expected(args: argparse.Namespace) -> ExpectedApp | None:
     given = [x for x in (args.fingerprint, args.package, args.source) if x]
     if len(given) > 1:
         raise ConfigError("give at most one of --fingerprint, --package, --source")
+    runtime = _runtime_pin(args)
     if args.fingerprint:
-        return ExpectedApp(fingerprint=args.fingerprint)
-    if args.package:
-        return ExpectedApp.from_package(Path(args.package))
-    if args.source:
-        return ExpectedApp.from_source(
+        expected = ExpectedApp(fingerprint=args.fingerprint)
+    elif args.package:
+        expected = ExpectedApp.from_package(Path(args.package))
+    elif args.source:
+        expected = ExpectedApp.from_source(
             Path(args.source), find_links=args.wheels_from, no_index=args.no_index
         )
-    return None
+    elif runtime is not None:
+        raise ConfigError("--runtime-digest needs an expected app (--fingerprint, --package, …)")
+    else:
+        return None
+    return expected if runtime is None else replace(expected, runtime=runtime)
 
 
 def _render_user(result: ServerVerification) -> None:
@@ -198,6 +148,12 @@ def _render_user(result: ServerVerification) -> None:
     out_console.print(f"  app          {result.app_name or '?'} {result.fingerprint or ''}")
     out_console.print(f"  end to end   {'yes' if result.end_to_end else 'NO'}")
     out_console.print(f"  code checked {'yes' if result.code_checked else 'NO'}")
+    measurement = (
+        "yes (recomputed for the trusted runtime and this app)"
+        if result.measurement_checked
+        else "NO"
+    )
+    out_console.print(f"  measurement  {measurement}")
 
 
 def _verify_url(args: argparse.Namespace) -> int:

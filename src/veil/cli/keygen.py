@@ -1,26 +1,32 @@
-"""``veil keygen``: create a code key file, or with ``--sealing`` an HPKE sealing key pair."""
+"""``veil keygen``: create a code key file, or with ``--sealing`` an HPKE sealing key pair.
+
+Only the parser lives here; the handler (and its crypto imports) loads when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 from typing import Final
 
-from rich.markup import escape
+from veil.cli.operator import lazy_handler
 
-from veil.cli._output import emit_json, out_console
-from veil.crypto.digest import sha256_tagged
-from veil.crypto.hpke import DEFAULT_SEALING_SUITE, SealingPrivateKey, SealingSuite
-from veil.crypto.keys import CodeKey, write_code_key
-from veil.errors import ConfigError, OperationError
-from veil.sealing.keys import write_sealing_private_key, write_sealing_public_key
-
-__all__ = ["register"]
+__all__ = [
+    "DEFAULT_CODE_KEY_PATH",
+    "DEFAULT_SEALING_KEY_PATH",
+    "DEFAULT_SEALING_SUITE_NAME",
+    "PUBLIC_KEY_SUFFIX",
+    "SEALING_SUITE_NAMES",
+    "register",
+]
 
 DEFAULT_CODE_KEY_PATH: Final = Path("veil.key")
 DEFAULT_SEALING_KEY_PATH: Final = Path("veil-sealing.key")
 PUBLIC_KEY_SUFFIX: Final = ".pub"
+#: The values of ``veil.crypto.hpke.SealingSuite`` and its default, spelled out so that
+#: building the parser imports no cryptography (a test keeps them equal).
+SEALING_SUITE_NAMES: Final = ("mlkem768-x25519", "x25519")
+DEFAULT_SEALING_SUITE_NAME: Final = "mlkem768-x25519"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,58 +55,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--suite",
-        choices=[suite.value for suite in SealingSuite],
-        help=f"sealing suite, with --sealing only (default: {DEFAULT_SEALING_SUITE.value})",
+        choices=SEALING_SUITE_NAMES,
+        help=f"sealing suite, with --sealing only (default: {DEFAULT_SEALING_SUITE_NAME})",
     )
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
-    parser.set_defaults(func=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    if args.sealing:
-        return _sealing_keygen(args)
-    if args.suite is not None:
-        raise ConfigError("--suite applies only with --sealing")
-    path: Path = args.output or DEFAULT_CODE_KEY_PATH
-    key = CodeKey.generate()
-    write_code_key(path, key)
-    if args.json:
-        emit_json({"key_id": key.key_id, "path": str(path)})
-    else:
-        out_console.print(f"wrote code key [bold]{key.key_id}[/] to {escape(str(path))}")
-        out_console.print("keep this file secret and backed up: without it no package opens")
-    return 0
-
-
-def _sealing_keygen(args: argparse.Namespace) -> int:
-    private_path: Path = args.output or DEFAULT_SEALING_KEY_PATH
-    public_path = private_path.with_name(private_path.name + PUBLIC_KEY_SUFFIX)
-    suite = SealingSuite(args.suite) if args.suite is not None else DEFAULT_SEALING_SUITE
-    if public_path.exists() or public_path.is_symlink():
-        # Checked first so a refused run leaves no half-written pair; O_EXCL still guards.
-        raise OperationError(f"{public_path} already exists; refusing to overwrite it")
-    key = SealingPrivateKey.generate(suite=suite)
-    write_sealing_private_key(private_path, key)
-    try:
-        write_sealing_public_key(public_path, key.public_key())
-    except OperationError:
-        with contextlib.suppress(OSError):
-            private_path.unlink()
-        raise
-    public_digest = sha256_tagged(key.public_key().to_bytes())
-    if args.json:
-        emit_json(
-            {
-                "suite": suite.value,
-                "private_key_path": str(private_path),
-                "public_key_path": str(public_path),
-                "public_key_sha256": public_digest,
-            }
-        )
-    else:
-        out_console.print(
-            f"wrote {suite.value} sealing private key to {escape(str(private_path))} "
-            f"and public key to {escape(str(public_path))}"
-        )
-        out_console.print(f"public key {public_digest}")
-    return 0
+    parser.set_defaults(func=lazy_handler("_keygen_impl", "keygen_command"))

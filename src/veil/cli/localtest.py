@@ -1,17 +1,22 @@
-"""``veil localtest [DIR]``: serve an app locally without a TEE and run its tests against it."""
+"""``veil localtest [DIR]``: serve an app locally without a TEE and run its tests against it.
+
+Only the parser lives here; the handler (and its HTTP client) loads when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
+from typing import Final
 
-from veil.cli._output import emit_json, err_console
-from veil.dev.localtest import APP_URL_ENV, DEFAULT_STARTUP_TIMEOUT, run_localtest
-from veil.errors import ConfigError
+from veil.cli.operator import lazy_handler
 
-__all__ = ["register"]
+__all__ = ["APP_URL_ENV", "DEFAULT_STARTUP_TIMEOUT", "register"]
+
+#: ``veil.dev.localtest.APP_URL_ENV`` and ``DEFAULT_STARTUP_TIMEOUT`` (seconds), spelled out so
+#: that building the parser imports no HTTP client (a test keeps them equal).
+APP_URL_ENV: Final = "VEIL_APP_URL"
+DEFAULT_STARTUP_TIMEOUT: Final = 30.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,25 +50,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--json", action="store_true", help="print JSON on stdout (test output goes to stderr)"
     )
-    parser.set_defaults(func=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    try:
-        pytest_args = shlex.split(args.pytest_args)
-    except ValueError as e:
-        raise ConfigError(f"--pytest-args: {e}") from None
-    result = run_localtest(
-        args.directory,
-        port=args.port,
-        startup_timeout=args.timeout,
-        pytest_args=pytest_args,
-        capture_output=args.json,
-    )
-    if args.json:
-        sys.stderr.write(result.output or "")
-        emit_json({"exit_status": result.exit_status, "passed": result.exit_status == 0})
-        return result.exit_status
-    verdict = "[green]passed[/]" if result.exit_status == 0 else "[bold red]failed[/]"
-    err_console.print(f"localtest: tests {verdict} against {result.url}")
-    return result.exit_status
+    parser.set_defaults(func=lazy_handler("_localtest_impl", "localtest_command"))

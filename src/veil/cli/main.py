@@ -9,10 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from rich.markup import escape
-
 from veil import __version__
-from veil.cli._output import err_console
 from veil.errors import VeilError
 
 __all__ = ["build_parser", "main"]
@@ -61,12 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except VeilError as e:
+        # Rendering loads only on this path: building the parser stays free of rich.
+        from rich.markup import escape  # noqa: PLC0415
+
+        from veil.cli._output import err_console  # noqa: PLC0415
+
         if args.debug:
             err_console.print_exception()
         err_console.print(f"[bold red]veil: error:[/] {escape(str(e))}")
         return e.exit_code
     except KeyboardInterrupt:
-        err_console.print("veil: interrupted")
+        sys.stderr.write("veil: interrupted\n")
         return 130
 
 

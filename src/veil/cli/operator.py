@@ -55,11 +55,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = p.add_mutually_exclusive_group()
     group.add_argument("--nonce", help="hex nonce from the verifier, bound into a fresh quote")
     group.add_argument("--fresh-nonce", action="store_true", help="bind a random nonce")
-    p.add_argument(
+    source = p.add_mutually_exclusive_group()
+    source.add_argument(
         "--collateral",
         metavar="FILE",
         help="DCAP collateral to embed for a hardware quote (so the owner can verify offline)",
     )
+    source.add_argument(
+        "--pccs-url",
+        metavar="URL",
+        help="fetch the hardware quote's collateral from this PCCS (cached in "
+        "$VEIL_HOME/collateral-cache)",
+    )
+    source.add_argument(
+        "--pcs",
+        action="store_true",
+        help="fetch the hardware quote's collateral from Intel PCS v4 (cached likewise)",
+    )
+    p.add_argument("--pccs-ca-file", metavar="FILE", help="CA certificate of the PCCS's TLS")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lazy_handler("_operator_impl", "evidence"))
 

@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="required for the simulated backend: no TEE, test data only",
     )
     p.add_argument("--json", action="store_true", help="print url, name, fingerprint, certificate")
-    p.set_defaults(func=lazy_handler("_owner_impl", "deploy_command"))
+    p.set_defaults(func=lazy_handler("_deploy_impl", "deploy_command"))
 
     p = subparsers.add_parser(
         "verify",
@@ -79,6 +79,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the .veil package (owner: required with --evidence; user: expected app)",
     )
     add_vendoring_options(p)
+    p.add_argument(
+        "--runtime-digest",
+        metavar="HEX",
+        help="trust this veil runtime (sha256:<hex> from `veil measure`) instead of the one "
+        "installed here",
+    )
+    p.add_argument(
+        "--runtime-version",
+        metavar="V",
+        help="version of the --runtime-digest runtime (default: the installed veil's)",
+    )
     p.add_argument("--at", metavar="TIME", help="verify as of this RFC 3339 time (default: now)")
     p.add_argument("-o", "--output", metavar="PEM", help="save the verified certificate")
     add_simulation_options(p)

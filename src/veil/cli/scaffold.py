@@ -1,16 +1,21 @@
-"""``veil scaffold NAME``: create a runnable example app to start from."""
+"""``veil scaffold NAME``: create a runnable example app to start from.
+
+Only the parser lives here; the handler loads when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Final
 
-from rich.markup import escape
+from veil.cli.operator import lazy_handler
 
-from veil.cli._output import emit_json, out_console
-from veil.dev.scaffold import FRAMEWORKS, render_app, write_app
+__all__ = ["FRAMEWORK_NAMES", "register"]
 
-__all__ = ["register"]
+#: ``veil.dev.scaffold.FRAMEWORKS``, spelled out so that building the parser imports none of
+#: the scaffolding code (a test keeps them equal).
+FRAMEWORK_NAMES: Final = ("fastapi", "flask")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,23 +26,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("name", metavar="NAME", help="app name: a lowercase DNS label")
     parser.add_argument(
-        "--framework", choices=FRAMEWORKS, default="fastapi", help="(default: %(default)s)"
+        "--framework", choices=FRAMEWORK_NAMES, default="fastapi", help="(default: %(default)s)"
     )
     parser.add_argument(
         "--dir", type=Path, default=Path(), metavar="PARENT", help="where to create NAME/"
     )
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
-    parser.set_defaults(func=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    target = write_app(args.name, framework=args.framework, parent=args.dir)
-    files = sorted(render_app(args.name, framework=args.framework))
-    if args.json:
-        emit_json({"directory": str(target), "framework": args.framework, "files": files})
-        return 0
-    out_console.print(f"created {escape(str(target))} ({args.framework}):")
-    for name in files:
-        out_console.print(f"  {escape(name)}")
-    out_console.print(f"next: veil localtest {escape(str(target))}")
-    return 0
+    parser.set_defaults(func=lazy_handler("_scaffold_impl", "scaffold_command"))

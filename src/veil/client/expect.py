@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import veil
 from veil.attestation.errors import PolicyError
 from veil.attestation.policy import AllOf, Policy, default_policy
 from veil.attestation.result import Tee, VerifiedQuote
-from veil.crypto.digest import parse_tagged_sha256
+from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256
 from veil.enclave.backends.interface import Measurement
 from veil.enclave.identity import (
     RuntimeIdentity,
@@ -18,7 +19,7 @@ from veil.enclave.identity import (
     runtime_identity,
     security_config_digest,
 )
-from veil.errors import BindingError, ConfigError
+from veil.errors import BindingError, ConfigError, FormatError
 from veil.package.encrypted import read_package_header
 from veil.package.fingerprint import fingerprint_source
 from veil.package.source import prepared_source
@@ -29,6 +30,7 @@ __all__ = [
     "MatchesMeasurement",
     "build_policy",
     "check_claims",
+    "runtime_pin",
 ]
 
 #: The backend whose identity scheme measures a quote from each TEE (DESIGN.md, "Identity").
@@ -63,10 +65,12 @@ class MatchesMeasurement:
 class ExpectedApp:
     """Everything a verifier may know in advance about the app it wants to reach.
 
-    With ``security_config_json`` (from a package header or the source) the verifier
-    recomputes the measurement for (runtime, fingerprint, security config) and so checks
-    runtime *and* app through the quote. With the fingerprint alone, it can only compare the
-    fingerprint the enclave claims in its certificate: the measurement is not recomputed.
+    The verifier recomputes the measurement for (runtime, fingerprint, security-config digest)
+    and so checks runtime *and* app through the quote. The digest comes from
+    ``security_config_json`` (a package header or the source) when given; with the fingerprint
+    alone it is the digest the enclave claims in its certificate. A lying claim cannot help:
+    the quote's measurement covers the real digest, so the recomputed value would not match.
+    (SGX is the exception: MRENCLAVE cannot be recomputed here; pass ``measurement``.)
     """
 
     fingerprint: str | None = None
@@ -110,21 +114,38 @@ class ExpectedApp:
     def checks_code(self) -> bool:
         return self.fingerprint is not None or self.measurement is not None
 
-    @property
-    def checks_measurement(self) -> bool:
-        return self.measurement is not None or self.security_config_json is not None
-
     def trusted_runtime(self) -> RuntimeIdentity:
         return self.runtime if self.runtime is not None else runtime_identity()
 
-    def expected_measurement_for(self, tee: Tee) -> Measurement | None:
-        """The measurement a ``tee`` quote must carry, or ``None`` if it cannot be computed."""
+    def expected_config_digest(self) -> str | None:
+        """``sha256:`` of the expected security config, when the verifier has it."""
+        if self.security_config_json is None:
+            return None
+        return format_tagged_sha256(security_config_digest(self.security_config_json))
+
+    def expected_measurement_for(
+        self, tee: Tee, *, claims: RatlsClaims | None = None
+    ) -> Measurement | None:
+        """The measurement a ``tee`` quote must carry, or ``None`` if it cannot be computed.
+
+        Without ``security_config_json`` the security-config digest the enclave ``claims`` is
+        used (see the class docstring); without either, nothing can be computed.
+        """
         if self.measurement is not None:
             return self.measurement
-        if self.fingerprint is None or self.security_config_json is None:
+        if self.fingerprint is None:
+            return None
+        config_digest = self.expected_config_digest()
+        if config_digest is None and claims is not None:
+            config_digest = claims.security_config_digest
+        if config_digest is None:
             return None
         backend = _BACKEND_OF_TEE[tee]
         if backend == "gramine-sgx":
+            if self.security_config_json is None:
+                # Fingerprint only: as before, the claim is compared and the result says the
+                # measurement was not checked.
+                return None
             raise ConfigError(
                 "an SGX enclave's MRENCLAVE cannot be recomputed here: pass the measurement "
                 "from `veil measure` (gramine-sgx-sign) explicitly"
@@ -133,22 +154,38 @@ class ExpectedApp:
             backend=backend,
             runtime=self.trusted_runtime(),
             fingerprint=self.fingerprint,
-            security_config_digest=security_config_digest(self.security_config_json),
+            security_config_digest=parse_tagged_sha256(config_digest),
             tee=tee,
         )
+
+
+def runtime_pin(digest: str, version: str | None = None) -> RuntimeIdentity:
+    """The runtime a verifier trusts instead of the installed one (``--runtime-digest``).
+
+    ``digest`` is ``sha256:<hex>`` or the 64 hex digits alone; ``version`` defaults to the
+    installed veil's version (the digest covers the runtime's files, its version string too).
+    """
+    text = digest.strip().lower()
+    tagged = text if text.startswith("sha256:") else f"sha256:{text}"
+    try:
+        return RuntimeIdentity(version=version or veil.__version__, digest=tagged)
+    except FormatError as e:
+        raise ConfigError(f"invalid runtime pin {digest!r}: {e}") from e
 
 
 def build_policy(
     expected: ExpectedApp | None,
     tee: Tee,
     *,
+    claims: RatlsClaims | None = None,
     allow_simulated_insecure: bool,
     allow_debug_insecure: bool = False,
 ) -> AllOf:
-    """veil's default policy, plus the measurement ``expected`` implies for a ``tee`` quote."""
+    """veil's default policy, plus the measurement ``expected`` implies for a ``tee`` quote
+    (computed with the enclave's ``claims`` where the verifier lacks the security config)."""
     extra: list[Policy] = []
     if expected is not None:
-        measurement = expected.expected_measurement_for(tee)
+        measurement = expected.expected_measurement_for(tee, claims=claims)
         if measurement is not None:
             extra.append(MatchesMeasurement(measurement))
     return default_policy(
@@ -170,17 +207,24 @@ def check_claims(claims: RatlsClaims | None, expected: ExpectedApp | None) -> No
     """
     if expected is None or expected.fingerprint is None:
         return
-    claimed = claims.app_fingerprint if claims is not None else None
-    if claimed is None:
+    if claims is None:
         raise BindingError("the enclave's certificate names no app fingerprint")
+    claimed = claims.app_fingerprint
     if not _equal(claimed, expected.fingerprint):
         raise BindingError(
             f"the enclave runs app {claimed}, not the expected {expected.fingerprint}"
         )
-    if expected.measurement is not None or claims is None:
+    config_digest = expected.expected_config_digest()
+    if config_digest is not None and not _equal(claims.security_config_digest, config_digest):
+        raise BindingError(
+            f"the enclave's security config is {claims.security_config_digest}, not the "
+            f"expected {config_digest}"
+        )
+    if expected.measurement is not None:
         return
     runtime = expected.trusted_runtime()
-    if claims.runtime_digest is not None and not _equal(claims.runtime_digest, runtime.digest):
+    same_digest = _equal(claims.runtime_digest, runtime.digest)
+    if not same_digest or claims.runtime_version != runtime.version:
         raise BindingError(
             f"the enclave runs veil runtime {claims.runtime_version} ({claims.runtime_digest}), "
             f"not the trusted {runtime.version} ({runtime.digest})"

@@ -19,7 +19,7 @@ from veil.client._tls import fetch_peer_certificate, parse_https_url, pinned_ssl
 from veil.client.expect import ExpectedApp, build_policy, check_claims
 from veil.errors import BindingError, FormatError, ServiceError
 from veil.ratls.errors import NoEvidenceError
-from veil.ratls.evidence import verify_evidence_document
+from veil.ratls.evidence import VerifiedEvidence, document_claims, verify_evidence_document
 from veil.ratls.extension import RatlsClaims
 from veil.ratls.extract import read_ratls_evidence
 from veil.ratls.verify import verify_ratls_evidence
@@ -27,8 +27,10 @@ from veil.ratls.verify import verify_ratls_evidence
 __all__ = [
     "NONCE_BYTES",
     "Scenario",
+    "ServedEvidence",
     "ServerVerification",
     "fetch_evidence_document",
+    "verify_served_evidence",
     "verify_server",
 ]
 
@@ -119,13 +121,47 @@ def fetch_evidence_document(
     return EvidenceDocument.from_json(bytes(body))
 
 
-def _claims_of(document: EvidenceDocument) -> RatlsClaims:
-    return RatlsClaims(
-        app_fingerprint=document.app.fingerprint,
-        runtime_version=document.runtime.version,
-        runtime_digest=document.runtime.digest,
-        instance_id=document.deployment.instance_id,
+@dataclass(frozen=True, kw_only=True)
+class ServedEvidence:
+    """Evidence a server sent over the user's nonce, verified."""
+
+    evidence: VerifiedEvidence
+    #: True when the quote's measurement was recomputed for (runtime, app) and matched.
+    measurement_checked: bool
+
+
+def verify_served_evidence(
+    document: EvidenceDocument,
+    *,
+    nonce: bytes,
+    expected: ExpectedApp | None,
+    allow_simulated_insecure: bool = False,
+    simulation_root_public_key: bytes | None = None,
+    now: datetime,
+) -> ServedEvidence:
+    """Verify the evidence a server sent over ``nonce``, as a user.
+
+    Pure (no network): :func:`verify_server` fetches, this judges. The expected measurement
+    is recomputed from (trusted runtime, expected fingerprint, security-config digest), the
+    digest being the enclave's signed claim when the user has only a fingerprint.
+    """
+    if not hmac.compare_digest(document.deployment.nonce, nonce):
+        raise BindingError("the evidence is not over the nonce this verifier sent (a replay?)")
+    claims = document_claims(document)
+    check_claims(claims, expected)
+    measurement = (
+        expected.expected_measurement_for(document.tee, claims=claims) if expected else None
     )
+    policy = build_policy(
+        expected, document.tee, claims=claims, allow_simulated_insecure=allow_simulated_insecure
+    )
+    verified = verify_evidence_document(
+        document,
+        policy=policy,
+        now=now,
+        simulation_root_public_key=simulation_root_public_key,
+    )
+    return ServedEvidence(evidence=verified, measurement_checked=measurement is not None)
 
 
 def verify_server(
@@ -163,12 +199,19 @@ def verify_server(
             raise BindingError(
                 f"{url} presents no RA-TLS certificate and serves no evidence: nothing attests it"
             )
+        tee = served_evidence.quote_info.tee
+        check_claims(served_evidence.claims, expected)
+        measurement = (
+            expected.expected_measurement_for(tee, claims=served_evidence.claims)
+            if expected
+            else None
+        )
         policy = build_policy(
             expected,
-            served_evidence.quote_info.tee,
+            tee,
+            claims=served_evidence.claims,
             allow_simulated_insecure=allow_simulated_insecure,
         )
-        check_claims(served_evidence.claims, expected)
         verified = verify_ratls_evidence(
             served_evidence,
             policy=policy,
@@ -187,20 +230,19 @@ def verify_server(
             app_name=None,
             end_to_end=True,
             expected=expected,
+            measurement_checked=measurement is not None,
             fresh=False,
             notes=notes,
         )
-    if not hmac.compare_digest(document.deployment.nonce, nonce):
-        raise BindingError("the evidence is not over the nonce this verifier sent (a replay?)")
-    check_claims(_claims_of(document), expected)
-    policy = build_policy(expected, document.tee, allow_simulated_insecure=allow_simulated_insecure)
-    verified_document = verify_evidence_document(
+    served_document = verify_served_evidence(
         document,
-        policy=policy,
-        now=now,
+        nonce=nonce,
+        expected=expected,
+        allow_simulated_insecure=allow_simulated_insecure,
         simulation_root_public_key=simulation_root_public_key,
+        now=now,
     )
-    attested = verified_document.certificate
+    attested = served_document.evidence.certificate
     if hmac.compare_digest(attested.public_key_der, served_spki):
         scenario: Scenario = "zero-trust" if served_evidence is not None else "owner-certificate"
         end_to_end = True
@@ -216,10 +258,11 @@ def verify_server(
         served=served,
         attested_pem=document.ratls_certificate,
         quote=attested.verified_quote,
-        claims=_claims_of(document),
+        claims=attested.claims,
         app_name=document.app.name,
         end_to_end=end_to_end,
         expected=expected,
+        measurement_checked=served_document.measurement_checked,
         fresh=True,
         notes=notes,
     )
@@ -236,11 +279,11 @@ def _result(
     app_name: str | None,
     end_to_end: bool,
     expected: ExpectedApp | None,
+    measurement_checked: bool,
     fresh: bool,
     notes: list[str],
 ) -> ServerVerification:
     code_checked = expected is not None and expected.checks_code
-    measurement_checked = expected is not None and expected.checks_measurement
     if not code_checked:
         notes.append(
             "no expected fingerprint was given: the enclave is genuine, but WHICH code it runs "
@@ -248,8 +291,8 @@ def _result(
         )
     elif not measurement_checked:
         notes.append(
-            "only the fingerprint the enclave claims was compared; give --package or --source to "
-            "recompute the measurement as well"
+            "only the fingerprint the enclave claims was compared: the quote's measurement could "
+            "not be recomputed here (an SGX MRENCLAVE needs the value from `veil measure`)"
         )
     if quote.tee.value == "simulated":
         notes.append("SIMULATED enclave: no TEE protects it; the operator can read everything")

@@ -7,10 +7,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from veil.enclave._stop_signals import record_stop_signals
+
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    record_stop_signals()  # first: a stop during the slow imports below must not go unlogged
     parser = argparse.ArgumentParser(
         prog="python -m veil.enclave",
         description="Run a veil enclave node for a node directory written by the host.",

@@ -204,7 +204,10 @@ class EnclaveInstance:
             quote=certificate.quote,
             collateral=None,
             simulation_root_public_key=root if self.backend.tee is Tee.SIMULATED else None,
-            runtime=EvidenceRuntime(version=self.runtime.version, digest=self.runtime.digest),
+            # Every field below renders a signed claim (verify_evidence_document compares them).
+            runtime=EvidenceRuntime(
+                version=self.claims.runtime_version, digest=self.claims.runtime_digest
+            ),
             app=AppIdentity(
                 name=self.claims.app_name,
                 fingerprint=self.claims.app_fingerprint,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import veil
+from veil.enclave._stop_signals import STOP_SIGNALS, early_stop_signal, record_stop_signals
 from veil.enclave.bootstrap import build_bootstrap_app
 from veil.enclave.errors import NotWaitingError, ProvisioningRejectedError
 from veil.enclave.instance import EnclaveInstance, read_header
@@ -135,9 +136,10 @@ class Node:
                 authenticator=self.authenticator,
                 sealed_dir=self.node_dir / SEALED_DIR,
             )
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             # VeilError messages are written never to quote secrets or source; anything else
-            # is reduced to its type for the same reason.
+            # is reduced to its type for the same reason. SystemExit: an app calling
+            # sys.exit() while it is imported or started is a failed load, not a silent exit.
             reason = str(e) if isinstance(e, VeilError) else f"internal error ({type(e).__name__})"
             _log.error("loading the app failed: %s", reason)
             self.state.fail(f"loading the app failed: {reason}")
@@ -151,7 +153,9 @@ class Node:
         self.state.transition(NodeState.SERVING)
         _log.info("serving the app (%s, TLS %s)", running.interface, running.tls_scenario)
 
-    def request_stop(self) -> None:
+    def request_stop(self, sig: signal.Signals | None = None) -> None:
+        if sig is not None and not self._stop.is_set():
+            _log.info("received %s: stopping", sig.name)
         self._stop.set()
 
     async def serve(self) -> int:
@@ -173,6 +177,7 @@ class Node:
             await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if not stop_task.done():
                 stop_task.cancel()
+                _log.error("the HTTPS server stopped unexpectedly")
                 self.state.fail("the HTTPS server stopped unexpectedly")
                 self._exit_code = EXIT_FAILED
         finally:
@@ -188,7 +193,7 @@ class Node:
         for task in list(self._tasks):
             task.cancel()
         self.runtime.close()
-        _log.info("node stopped")
+        _log.info("node stopped (exit code %d)", self._exit_code)
 
 
 class _NoTracebacks(logging.Filter):
@@ -263,8 +268,13 @@ async def _main(node_dir: Path) -> int:
         instance = EnclaveInstance.create(spec, header, now=datetime.now(UTC))
         node = Node(node_dir=node_dir, state=state, runtime=runtime, instance=instance)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, node.request_stop)
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, node.request_stop, sig)
+        early = early_stop_signal()  # checked after the handlers: no signal falls in between
+        if early is not None:
+            _log.info("received %s while starting: stopping before serving", early.name)
+            runtime.close()
+            return EXIT_STOPPED
         return await node.serve()
     except Exception as e:
         reason = str(e) if isinstance(e, VeilError) else f"internal error ({type(e).__name__})"
@@ -286,9 +296,17 @@ async def _main(node_dir: Path) -> int:
 
 
 def run(node_dir: Path) -> int:
-    """Run the node of ``node_dir`` until stopped; return the process exit code."""
+    """Run the node of ``node_dir`` until stopped; return the process exit code.
+
+    Every way out logs one reason line: ``node.log`` is all the operator has to go on.
+    """
+    record_stop_signals()  # no-op if ``python -m veil.enclave`` already did it
     _configure_logging()
     if not (node_dir / "node.json").is_file():
         _log.error("cannot start: %s has no node.json", node_dir)
         return EXIT_BAD_NODE_DIR
-    return asyncio.run(_main(node_dir.resolve()))
+    try:
+        return asyncio.run(_main(node_dir.resolve()))
+    except BaseException as e:  # the last line of the log must say why the node stopped
+        _log.error("node stopped by an unexpected %s", type(e).__name__)
+        return EXIT_FAILED

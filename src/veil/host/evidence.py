@@ -3,15 +3,83 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import httpx
 
 from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.quote import parse_quote
 from veil.attestation.result import Tee
+from veil.attestation.sources.cache import CachingCollateralSource
 from veil.attestation.sources.interface import CollateralSource
+from veil.attestation.sources.pccs import PccsSource
+from veil.attestation.sources.pcs import IntelPcsSource
+from veil.errors import ConfigError
 from veil.host.bootstrap import BootstrapClient
+from veil.host.state import veil_home
 
-__all__ = ["collect_evidence", "with_collateral"]
+__all__ = [
+    "COLLATERAL_CACHE_DIRNAME",
+    "CollectedEvidence",
+    "collateral_cache_dir",
+    "collect_evidence",
+    "complete_evidence",
+    "remote_collateral_source",
+    "with_collateral",
+]
+
+#: Directory under ``$VEIL_HOME`` where fetched collateral bundles are kept until they are due.
+COLLATERAL_CACHE_DIRNAME: Final = "collateral-cache"
+
+
+def collateral_cache_dir() -> Path:
+    """``$VEIL_HOME/collateral-cache``."""
+    return veil_home() / COLLATERAL_CACHE_DIRNAME
+
+
+def remote_collateral_source(
+    *,
+    pccs_url: str | None = None,
+    pcs: bool = False,
+    pccs_ca_file: str | None = None,
+    cache_dir: Path,
+    client: httpx.Client | None = None,
+) -> CollateralSource:
+    """A PCCS (``pccs_url``) or Intel PCS v4 (``pcs``) behind a cache in ``cache_dir``.
+
+    Collateral is public and Intel-signed: the owner verifies it, so where it came from only
+    decides whether the owner can verify offline, never what the verdict is.
+    """
+    if (pccs_url is None) == (not pcs):
+        raise ConfigError("give exactly one collateral service: a PCCS URL or Intel PCS")
+    if pccs_url is not None:
+        try:
+            inner: CollateralSource = PccsSource(pccs_url, client=client, ca_file=pccs_ca_file)
+        except ValueError as e:
+            raise ConfigError(f"PCCS URL: {e}") from e
+    else:
+        if pccs_ca_file is not None:
+            raise ConfigError("a PCCS CA file is only meaningful with a PCCS URL")
+        inner = IntelPcsSource(client=client)
+    return CachingCollateralSource(inner, cache_dir)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollectedEvidence:
+    """evidence.json as it will be handed over, and what was done to it."""
+
+    data: bytes
+    tee: Tee
+    #: True when collateral was fetched and embedded here.
+    collateral_added: bool
+
+    @property
+    def needs_collateral(self) -> bool:
+        """Simulated evidence is signed by the simulation root and has no DCAP collateral."""
+        return self.tee is not Tee.SIMULATED
 
 
 def with_collateral(
@@ -28,24 +96,32 @@ def with_collateral(
     return dataclasses.replace(document, collateral=collateral)
 
 
+def complete_evidence(
+    raw: bytes, collateral_source: CollateralSource | None, *, now: datetime
+) -> CollectedEvidence:
+    """The node's evidence ``raw``, with collateral from ``collateral_source`` for a hardware
+    quote that carries none. Simulated evidence, and evidence without a source, are returned
+    byte for byte."""
+    document = EvidenceDocument.from_json(raw)
+    if collateral_source is None or document.tee is Tee.SIMULATED:
+        return CollectedEvidence(data=raw, tee=document.tee, collateral_added=False)
+    completed = with_collateral(document, collateral_source, now=now)
+    if completed is document:
+        return CollectedEvidence(data=raw, tee=document.tee, collateral_added=False)
+    return CollectedEvidence(data=completed.to_json(), tee=document.tee, collateral_added=True)
+
+
 def collect_evidence(
     url: str,
     *,
     nonce: bytes | None = None,
     collateral_source: CollateralSource | None = None,
     now: datetime | None = None,
-) -> bytes:
+) -> CollectedEvidence:
     """The node's evidence.json. The operator does not verify it (the owner does).
 
-    Simulated evidence is returned byte for byte. Hardware evidence gets its collateral from
-    ``collateral_source`` when one is given; without one the owner fetches collateral when
-    verifying.
+    Hardware evidence gets its collateral from ``collateral_source`` when one is given;
+    without one the owner fetches collateral when verifying.
     """
     raw = BootstrapClient(url).evidence(nonce=nonce)
-    if collateral_source is None:
-        return raw
-    document = EvidenceDocument.from_json(raw)
-    if document.tee is Tee.SIMULATED:
-        return raw
-    completed = with_collateral(document, collateral_source, now=now or datetime.now(UTC))
-    return completed.to_json()
+    return complete_evidence(raw, collateral_source, now=now or datetime.now(UTC))

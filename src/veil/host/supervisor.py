@@ -56,11 +56,19 @@ __all__ = [
 ]
 
 _POLL_INTERVAL: Final = 0.02
+#: How long a process whose ``/proc/PID/cmdline`` reads empty gets to show its command line.
+#: Linux returns an empty command line while ``execve`` is half done (the new memory map is in
+#: place, argv not yet): a node checked right after ``Popen`` returned looked exited (seen for
+#: up to ~13 ms on a loaded 2-core machine). Kernel threads and exiting processes read empty
+#: too, so the wait is bounded.
+_EXEC_SETTLE_SECONDS: Final = 2.0
+_EXEC_SETTLE_POLL: Final = 0.002
 _LOG_TAIL_BYTES: Final = 4096
 
-#: Popen objects of nodes this process started: kept so that the children are reaped (and no
-#: "still running" ResourceWarning fires) when this process lives on, as in tests.
-_children: dict[int, subprocess.Popen[bytes]] = {}
+#: Popen objects of nodes this process started, with their node directories: kept so that the
+#: children are reaped (and no "still running" ResourceWarning fires) when this process lives
+#: on, as in tests, and because an unreaped child's pid cannot have been recycled.
+_children: dict[int, tuple[Path, subprocess.Popen[bytes]]] = {}
 #: Exit codes of those children once reaped, for error messages.
 _exit_codes: dict[int, int] = {}
 
@@ -161,29 +169,53 @@ def is_running(paths: NodePaths, pid: int | None = None) -> bool:
     pid = read_pid(paths) if pid is None else pid
     if pid is None:
         return False
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:
+    started = _children.get(pid)
+    if started is not None and started[0] == paths.root:
+        child = started[1]
+        if child.poll() is None:
+            return True  # our own child, not reaped yet: its pid cannot have been recycled
         del _children[pid]
         _exit_codes[pid] = child.returncode
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False
-    proc = Path("/proc") / str(pid)
-    if not proc.is_dir():
-        return True  # no procfs: the signal check is all we have
+    return _is_node_process(pid, paths.root)
+
+
+def _is_node_process(pid: int, root: Path) -> bool:
+    """Whether ``pid`` is a live process whose command line names the node directory."""
+    settle_deadline: float | None = None
+    while True:
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        proc = Path("/proc") / str(pid)
+        if not proc.is_dir():
+            return True  # no procfs: the signal check is all we have
+        read = _read_proc(proc)
+        if read is None:
+            return False
+        status, cmdline = read
+        # "pid (comm) S ..." — a zombie has exited; only its exit status is left to collect.
+        if status.rpartition(")")[2].split()[:1] == ["Z"]:
+            return False
+        if cmdline:
+            return os.fsencode(str(root)) in cmdline.split(b"\0")
+        now = time.monotonic()
+        if settle_deadline is None:
+            settle_deadline = now + _EXEC_SETTLE_SECONDS
+        elif now >= settle_deadline:
+            return False
+        time.sleep(_EXEC_SETTLE_POLL)
+
+
+def _read_proc(proc: Path) -> tuple[str, bytes] | None:
+    """``/proc/PID/stat`` and ``/proc/PID/cmdline``, or ``None`` once the process is gone."""
     try:
         status = (proc / "stat").read_text(encoding="ascii", errors="replace")
-        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        cmdline = (proc / "cmdline").read_bytes()
     except OSError:
-        return False
-    # "pid (comm) S ..." — a zombie has exited; only its exit status is left to collect.
-    if status.rpartition(")")[2].split()[:1] == ["Z"]:
-        return False
-    return os.fsencode(str(paths.root)) in cmdline
+        return None
+    return status, cmdline
 
 
 def node_info(name: str) -> NodeInfo:
@@ -230,9 +262,17 @@ def start_node(paths: NodePaths) -> int:
             )
         except OSError as e:
             raise OperationError(f"cannot start the node process: {e.strerror or e}") from e
-    _children[proc.pid] = proc
-    paths.pid.write_text(f"{proc.pid}\n", encoding="ascii")
+    _children[proc.pid] = (paths.root, proc)
+    _write_pid(paths, proc.pid)
     return proc.pid
+
+
+def _write_pid(paths: NodePaths, pid: int) -> None:
+    # Replaced, not rewritten in place: `veil status` in another process must never read a
+    # truncated pid file.
+    tmp = paths.root / f".{paths.pid.name}.{os.getpid()}.tmp"
+    tmp.write_text(f"{pid}\n", encoding="ascii")
+    os.replace(tmp, paths.pid)
 
 
 def spawn_node(
@@ -424,10 +464,10 @@ def stop_node(name: str, *, grace: float = DEFAULT_STOP_GRACE, remove: bool = Fa
             deadline = time.monotonic() + 5.0
             while is_running(paths, pid) and time.monotonic() < deadline:
                 time.sleep(_POLL_INTERVAL)
-        child = _children.pop(pid, None)
-        if child is not None:
+        started = _children.pop(pid, None)
+        if started is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=1.0)
+                started[1].wait(timeout=1.0)
     if remove:
         shutil.rmtree(paths.root, ignore_errors=True)
     return was_running

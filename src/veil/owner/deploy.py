@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.result import Tee
-from veil.client._tls import (
-    fetch_peer_certificate,
-    parse_https_url,
-    pinned_ssl_context,
-    spki_der,
-)
-from veil.client.expect import ExpectedApp
-from veil.client.verify import NONCE_BYTES, verify_server
 from veil.crypto.keys import CodeKey, read_code_key, write_code_key
-from veil.errors import BindingError, ConfigError, ServiceError
-from veil.host.bootstrap import BootstrapClient
-from veil.host.simulation import simulation_root_public_key
+from veil.errors import ConfigError
 from veil.host.state import node_paths, validate_node_name, veil_home
 from veil.host.supervisor import (
     DEFAULT_SPAWN_TIMEOUT,
@@ -39,11 +21,12 @@ from veil.host.supervisor import (
     stop_node,
     wait_for_state,
 )
-from veil.owner.seal import OwnerTls, build_payload, seal_for_enclave
-from veil.owner.verify import OwnerVerifiedEnclave, verify_owner_evidence
 from veil.package.config import CONFIG_FILE_NAME, AppConfig
-from veil.package.encrypted import PackageHeader, read_package_header, write_package
+from veil.package.encrypted import read_package_header, write_package
 from veil.package.source import prepared_source
+
+if TYPE_CHECKING:
+    from veil.package.vendor import WheelStore
 
 __all__ = [
     "DEPLOY_STEPS",
@@ -73,7 +56,6 @@ SIMULATED_WARNING: Final = (
     "nothing. Use it only to try veil with test data."
 )
 _PROVISION_TIMEOUT: Final = 120.0
-_HEALTH_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 
 
 @dataclass(frozen=True)
@@ -91,6 +73,8 @@ class DeployOptions:
     operator_tls: tuple[Path, Path] | None = None
     wheels_from: Sequence[Path] = ()
     no_index: bool = False
+    #: Where wheels of fully pinned requirements are reused from (the CLI: the wheel cache).
+    wheel_store: WheelStore | None = None
     timeout: float = DEFAULT_SPAWN_TIMEOUT
     #: Reuse an existing package and its code key instead of packaging ``source``.
     package: Path | None = None
@@ -143,28 +127,15 @@ def _package(source: Path | None, directory: Path, options: DeployOptions) -> tu
     if source is None:
         raise ConfigError("give an app directory or a package")
     key = CodeKey.generate()
-    with prepared_source(source, find_links=options.wheels_from, no_index=options.no_index) as app:
+    with prepared_source(
+        source,
+        find_links=options.wheels_from,
+        no_index=options.no_index,
+        wheel_store=options.wheel_store,
+    ) as app:
         write_package(app, package, key=key, overwrite=True)
     write_code_key(key_file, key, overwrite=True)
     return package, key
-
-
-def _owner_tls(
-    source: Path | None, enclave: OwnerVerifiedEnclave, options: DeployOptions
-) -> OwnerTls | None:
-    security = enclave.header.security_config
-    if security.tls_scenario != "owner-certificate":
-        if options.tls_key is not None:
-            raise ConfigError(
-                f"--tls-key is only for the owner-certificate scenario, not {security.tls_scenario}"
-            )
-        return None
-    if options.tls_key is None or security.tls_certificate is None or source is None:
-        raise ConfigError(
-            "the owner-certificate scenario needs the app directory and the certificate's "
-            "private key (--tls-key)"
-        )
-    return OwnerTls.from_files(source / security.tls_certificate, options.tls_key)
 
 
 def _app_name(source: Path | None, options: DeployOptions) -> str:
@@ -175,43 +146,6 @@ def _app_name(source: Path | None, options: DeployOptions) -> str:
     if source is None:
         raise ConfigError("give an app directory or a package")
     return AppConfig.from_toml(source / CONFIG_FILE_NAME).name
-
-
-def _serving_channel(
-    url: str, enclave: OwnerVerifiedEnclave, header: PackageHeader, options: DeployOptions
-) -> tuple[str, bool, bytes]:
-    """(scenario, end to end, served certificate DER) of the app now serving at ``url``.
-
-    When the served key is the RA-TLS key just verified (zero trust), that verification
-    stands. Otherwise (owner certificate, operator TLS) the server is verified afresh, the way
-    a user would, to learn what the new certificate is bound to.
-    """
-    host, port = parse_https_url(url)
-    served = fetch_peer_certificate(host, port)
-    if hmac.compare_digest(spki_der(served), enclave.tls_public_key_der):
-        return "zero-trust", True, served
-    verification = verify_server(
-        url,
-        expected=ExpectedApp(
-            fingerprint=header.fingerprint, security_config_json=header.security_config_json
-        ),
-        allow_simulated_insecure=options.allow_simulated_insecure,
-        simulation_root_public_key=_simulation_root(options),
-    )
-    return verification.scenario, verification.end_to_end, verification.certificate_der
-
-
-def _healthcheck(url: str, certificate_der: bytes, path: str) -> None:
-    """GET the app's healthcheck over TLS pinned to ``certificate_der``."""
-    host, _ = parse_https_url(url)
-    context = pinned_ssl_context(certificate_der, host=host)
-    try:
-        with httpx.Client(verify=context, timeout=_HEALTH_TIMEOUT) as client:
-            response = client.get(f"{url}{path}")
-    except httpx.HTTPError as e:
-        raise ServiceError(f"healthcheck {path} failed: {e}") from e
-    if response.status_code >= 400:
-        raise ServiceError(f"healthcheck {path} answered {response.status_code}")
 
 
 def deploy(
@@ -252,24 +186,21 @@ def deploy(
         operator_tls=options.operator_tls,
     )
     try:
+        # Imported now rather than with this module: the node is booting meanwhile, so on a
+        # machine with a core to spare the verifier, sealing and TLS code load for free.
+        from veil.owner import _deploy_steps as steps  # noqa: PLC0415
+
         wait_for_state(paths, ("waiting",), timeout=options.timeout)
         url = node_info(name).url
-        enclave = _fetch_and_verify(url, header, directory, options, on_step)
+        enclave = steps.fetch_and_verify(url, header, directory, options, on_step)
         on_step("seal")
-        payload = build_payload(
-            enclave,
-            code_key=code_key,
-            app_secrets=options.app_secrets,
-            tls=_owner_tls(source, enclave, options),
-            now=datetime.now(UTC),
-        )
-        envelope = seal_for_enclave(enclave, payload)
+        envelope = steps.seal_secrets(enclave, code_key, source, options)
         on_step("provision")
-        BootstrapClient(url).provision(envelope)
+        steps.provision(url, envelope)
         wait_for_state(paths, ("serving",), timeout=_PROVISION_TIMEOUT)
         on_step("healthcheck")
-        scenario, end_to_end, served = _serving_channel(url, enclave, header, options)
-        _healthcheck(url, served, header.security_config.healthcheck)
+        scenario, end_to_end, served = steps.serving_channel(url, enclave, header, options)
+        steps.healthcheck(url, served, header.security_config.healthcheck)
     except BaseException:
         # Stop the node but keep its directory: its log says what went wrong
         # (`veil logs NAME`; `veil stop NAME --remove` to clean up).
@@ -277,9 +208,7 @@ def deploy(
             stop_node(name, grace=2.0)
         raise
     certificate = directory / "certificate.pem"
-    certificate.write_bytes(
-        x509.load_der_x509_certificate(served).public_bytes(serialization.Encoding.PEM)
-    )
+    steps.write_certificate(certificate, served)
     return DeployResult(
         url=url,
         name=name,
@@ -291,33 +220,3 @@ def deploy(
         end_to_end=end_to_end,
         simulated=enclave.evidence.verified_quote.tee is Tee.SIMULATED,
     )
-
-
-def _fetch_and_verify(
-    url: str,
-    header: PackageHeader,
-    directory: Path,
-    options: DeployOptions,
-    on_step: Callable[[str], None],
-) -> OwnerVerifiedEnclave:
-    on_step("evidence")
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    raw = BootstrapClient(url).evidence(nonce=nonce)
-    (directory / "evidence.json").write_bytes(raw)
-    document = EvidenceDocument.from_json(raw)
-    if not hmac.compare_digest(document.deployment.nonce, nonce):
-        raise BindingError("the evidence is not over the nonce just sent (a replay?)")
-    on_step("verify")
-    return verify_owner_evidence(
-        document,
-        header,
-        now=datetime.now(UTC),
-        allow_simulated_insecure=options.allow_simulated_insecure,
-        simulation_root_public_key=_simulation_root(options),
-    )
-
-
-def _simulation_root(options: DeployOptions) -> bytes | None:
-    # Pin this machine's simulation root rather than the key the evidence carries: the node
-    # runs here, so its quotes must be signed by the local root.
-    return simulation_root_public_key() if options.backend == "simulated" else None

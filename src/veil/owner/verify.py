@@ -15,10 +15,10 @@ from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
 from veil.client.expect import ExpectedApp, build_policy, check_claims
 from veil.crypto.hpke import SealingPublicKey, SealingSuite
 from veil.enclave.backends.interface import Measurement
+from veil.enclave.identity import RuntimeIdentity
 from veil.errors import BindingError, FormatError, OperationError
 from veil.package.encrypted import PackageHeader, read_package_header
-from veil.ratls.evidence import VerifiedEvidence, verify_evidence_document
-from veil.ratls.extension import RatlsClaims
+from veil.ratls.evidence import VerifiedEvidence, document_claims, verify_evidence_document
 from veil.sealing.binding import instance_binding
 
 __all__ = [
@@ -118,12 +118,13 @@ def verify_owner_evidence(
     simulation_root_public_key: bytes | None = None,
     collateral: Collateral | None = None,
     expected_measurement: Measurement | None = None,
+    runtime: RuntimeIdentity | None = None,
 ) -> OwnerVerifiedEnclave:
     """Verify ``document`` as the owner of ``package``.
 
     1. The evidence names the package's app (name and fingerprint): otherwise the operator
        started another package, and the error says so.
-    2. The evidence's runtime is the veil runtime installed here.
+    2. The evidence's runtime is ``runtime`` (default: the veil runtime installed here).
     3. The quote, collateral and RA-TLS certificate verify at ``now``; the default policy
        holds (simulated and debug enclaves refused unless allowed); the measurement equals the
        one recomputed for (this runtime, the package's fingerprint and security config).
@@ -142,20 +143,15 @@ def verify_owner_evidence(
     expected = ExpectedApp(
         fingerprint=header.fingerprint,
         security_config_json=header.security_config_json,
+        runtime=runtime,
         measurement=expected_measurement,
     )
-    check_claims(
-        RatlsClaims(
-            app_fingerprint=document.app.fingerprint,
-            runtime_version=document.runtime.version,
-            runtime_digest=document.runtime.digest,
-            instance_id=document.deployment.instance_id,
-        ),
-        expected,
-    )
+    claims = document_claims(document)
+    check_claims(claims, expected)
     policy = build_policy(
         expected,
         document.tee,
+        claims=claims,
         allow_simulated_insecure=allow_simulated_insecure,
         allow_debug_insecure=allow_debug_insecure,
     )

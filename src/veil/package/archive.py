@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 
 from veil.errors import FormatError, OperationError
 from veil.package._tar import END_OF_ARCHIVE, encode_member_header, padding
-from veil.package.ignore import IgnoreRules
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+    from veil.package.ignore import IgnoreRules  # the node, which only extracts, never loads it
 
 __all__ = [
     "MAX_ARCHIVE_ENTRIES",

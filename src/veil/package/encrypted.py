@@ -31,11 +31,12 @@ from veil.package.archive import HashingReader
 from veil.package.extract import ArchiveExtractor, staging_directory
 from veil.package.fingerprint import compute_fingerprint, is_same_fingerprint
 from veil.package.security import MAX_SECURITY_CONFIG_BYTES, SecurityConfig
-from veil.package.source import AppSource
 from veil.package.vendor import LOCK_PATH, verify_vendored
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+    from veil.package.source import AppSource  # the node, which only decrypts, never loads it
 
 __all__ = [
     "BODY_KEY_INFO",

@@ -6,11 +6,13 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from veil.crypto.digest import SHA256_SIZE, format_tagged_sha256
 from veil.package.archive import archive_digest
-from veil.package.source import AppSource
+
+if TYPE_CHECKING:
+    from veil.package.source import AppSource  # the node, which only checks, never loads it
 
 __all__ = [
     "FINGERPRINT_LABEL",

@@ -17,7 +17,7 @@ from veil.package.archive import ArchivePlan, collect_members
 from veil.package.config import CONFIG_FILE_NAME, AppConfig, AppConfigError
 from veil.package.ignore import IgnoreRules
 from veil.package.security import SecurityConfig
-from veil.package.vendor import VendoredDependencies, vendor_dependencies
+from veil.package.vendor import VendoredDependencies, WheelStore, vendor_dependencies
 
 __all__ = ["MAX_CERTIFICATE_BYTES", "AppSource", "prepared_source"]
 
@@ -97,11 +97,16 @@ def _certificate_digest(root: Path, config: AppConfig, plan: ArchivePlan) -> str
 
 @contextlib.contextmanager
 def prepared_source(
-    root: Path, *, find_links: Sequence[Path] = (), no_index: bool = False
+    root: Path,
+    *,
+    find_links: Sequence[Path] = (),
+    no_index: bool = False,
+    wheel_store: WheelStore | None = None,
 ) -> Iterator[AppSource]:
     """The app's source with its dependencies vendored into a scratch directory (removed after).
 
-    Apps without dependencies never run pip.
+    Apps without dependencies never run pip; with a ``wheel_store`` (the CLI passes the local
+    wheel cache) pinned requirements resolved before do not run it either.
     """
     config = AppConfig.from_toml(root / CONFIG_FILE_NAME)
     if not config.dependencies.declared:
@@ -114,5 +119,6 @@ def prepared_source(
             scratch=Path(scratch),
             find_links=find_links,
             no_index=no_index,
+            store=wheel_store,
         )
         yield AppSource.load(root, vendored=vendored)

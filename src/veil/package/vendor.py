@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
@@ -30,9 +30,11 @@ __all__ = [
     "MAX_LOCK_BYTES",
     "WHEELS_DIR",
     "LockedWheel",
+    "ResolutionRequest",
     "VendorError",
     "VendoredDependencies",
     "WheelLock",
+    "WheelStore",
     "install_requirements",
     "vendor_dependencies",
     "verify_vendored",
@@ -155,6 +157,32 @@ class VendoredDependencies:
         return members
 
 
+@dataclass(frozen=True)
+class ResolutionRequest:
+    """Everything ``pip download`` resolves the app's dependencies from."""
+
+    requirements: str  # the requirements file's text
+    find_links: tuple[Path, ...]
+    no_index: bool
+    platforms: tuple[str, ...]
+    python_version: str | None
+    python: str  # the interpreter that runs pip
+
+
+class WheelStore(Protocol):
+    """Wheels kept from an earlier resolution (``veil.package.wheel_cache.WheelCache``).
+
+    ``reuse`` copies the wheels of an earlier identical request into ``dest`` (an empty
+    directory), each checked against its locked SHA-256, and returns their lock; or returns
+    ``None``, leaving ``dest`` empty, when it has none it may reuse. ``record`` keeps what pip
+    just resolved; it must not fail the packaging.
+    """
+
+    def reuse(self, request: ResolutionRequest, dest: Path) -> WheelLock | None: ...
+
+    def record(self, request: ResolutionRequest, lock: WheelLock, wheels_dir: Path) -> None: ...
+
+
 def _requirements_file(app_dir: Path, deps: DependencyConfig, scratch: Path) -> Path:
     if deps.requirements is not None:
         path = app_dir / deps.requirements
@@ -187,32 +215,59 @@ def vendor_dependencies(
     find_links: Sequence[Path] = (),
     no_index: bool = False,
     python: str = sys.executable,
+    store: WheelStore | None = None,
 ) -> VendoredDependencies:
     """Download the app's dependencies as wheels into ``scratch`` and lock them.
 
     Runs ``python -m pip download --only-binary=:all:`` (never an sdist: nothing is built, and
     nothing runs at spawn time). ``find_links``/``no_index`` select a local wheel directory
     instead of, or as well as, the index. When the requirements carry ``--hash`` options pip
-    checks them (``--require-hashes``).
+    checks them (``--require-hashes``). With a ``store``, the wheels of an earlier identical
+    request are reused instead of running pip when the store allows it (see
+    :mod:`veil.package.wheel_cache`), and what pip resolves is recorded there.
     """
     if not deps.declared:
         raise ValueError("the app declares no dependencies")
     wheels_dir = scratch / "wheels"
     wheels_dir.mkdir(parents=True, exist_ok=False)
     requirements = _requirements_file(app_dir, deps, scratch)
-    argv = [python, "-m", "pip", "download", "--only-binary=:all:", "--dest", str(wheels_dir)]
+    text = requirements.read_text("utf-8")
+    request = ResolutionRequest(
+        requirements=text,
+        find_links=tuple(find_links),
+        no_index=no_index,
+        platforms=deps.platforms,
+        python_version=deps.python_version,
+        python=python,
+    )
+    reused = store.reuse(request, wheels_dir) if store is not None else None
+    if reused is None:
+        _pip_download(request, requirements, wheels_dir)
+    # Hashed here whatever filled the directory, so the lock always describes its bytes.
+    lock = _lock_directory(wheels_dir)
+    if reused is not None and lock != reused:
+        raise VendorError("the wheel cache returned wheels that differ from its lock")
+    if reused is None and store is not None:
+        store.record(request, lock, wheels_dir)
+    (scratch / "lock.json").write_bytes(lock.to_json())
+    return VendoredDependencies(directory=wheels_dir, lock=lock)
+
+
+def _pip_download(request: ResolutionRequest, requirements: Path, wheels_dir: Path) -> None:
+    argv = [request.python, "-m", "pip", "download", "--only-binary=:all:"]
+    argv += ["--dest", str(wheels_dir)]
     argv += ["--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--quiet"]
     argv += ["-r", str(requirements)]
-    if "--hash" in requirements.read_text("utf-8"):
+    if "--hash" in request.requirements:
         argv.append("--require-hashes")
-    if no_index:
+    if request.no_index:
         argv.append("--no-index")
-    for directory in find_links:
+    for directory in request.find_links:
         argv += ["--find-links", str(directory)]
-    for platform in deps.platforms:
+    for platform in request.platforms:
         argv += ["--platform", platform]
-    if deps.python_version is not None:
-        argv += ["--python-version", deps.python_version]
+    if request.python_version is not None:
+        argv += ["--python-version", request.python_version]
     try:
         result = subprocess.run(
             argv, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS, check=False
@@ -222,9 +277,6 @@ def vendor_dependencies(
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise VendorError("pip download failed: " + (detail[-1] if detail else "no output"))
-    lock = _lock_directory(wheels_dir)
-    (scratch / "lock.json").write_bytes(lock.to_json())
-    return VendoredDependencies(directory=wheels_dir, lock=lock)
 
 
 def verify_vendored(root: Path) -> WheelLock:

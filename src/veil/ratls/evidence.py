@@ -19,11 +19,16 @@ from veil.attestation.policy import Policy
 from veil.attestation.result import VerifiedQuote
 from veil.attestation.verifier import VerifiedCollateral, VerifyOptions
 from veil.errors import BindingError
-from veil.ratls.claims import format_claim_time
+from veil.ratls.claims import RatlsClaims, format_claim_time
 from veil.ratls.extract import RatlsFormat, read_ratls_evidence
 from veil.ratls.verify import VerifiedRatlsCertificate, verify_ratls_evidence
 
-__all__ = ["EvidenceMismatchError", "VerifiedEvidence", "verify_evidence_document"]
+__all__ = [
+    "EvidenceMismatchError",
+    "VerifiedEvidence",
+    "document_claims",
+    "verify_evidence_document",
+]
 
 
 class EvidenceMismatchError(BindingError):
@@ -53,6 +58,24 @@ def _same(field: str, in_document: object, in_certificate: object) -> None:
             f"evidence {field} is {in_document!r} but the attested certificate says "
             f"{in_certificate!r}"
         )
+
+
+def document_claims(document: EvidenceDocument) -> RatlsClaims:
+    """What ``document`` says, in the form of the claims the enclave signs.
+
+    Before verification it is only what the operator handed over; once
+    :func:`verify_evidence_document` accepted the document, it equals the signed claims.
+    """
+    return RatlsClaims(
+        app_name=document.app.name,
+        app_fingerprint=document.app.fingerprint,
+        security_config_digest=document.app.security_config_digest,
+        runtime_version=document.runtime.version,
+        runtime_digest=document.runtime.digest,
+        instance_id=document.deployment.instance_id,
+        port=document.deployment.port,
+        created_at=document.deployment.created_at,
+    )
 
 
 def _certificate_names(certificate: x509.Certificate) -> frozenset[str]:
