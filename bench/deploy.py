@@ -17,6 +17,10 @@ Outside the timed region: building the wheelhouse, and one warm-up deploy (run w
 loads the code into the page cache. A user pays the simulation root once per machine, not per
 deploy.
 
+The processes inherit this environment unchanged. Note that with ``PYTHONDONTWRITEBYTECODE=1``
+(as in veil's development container) Python compiles every veil module from source at each
+start of the CLI and of the node, which an installed veil (shipped with ``.pyc`` files) does not.
+
     python -m bench.deploy [--runs 5] [--first-runs 3]
 """
 

@@ -260,8 +260,10 @@ def test_malformed_document_is_refused(mutate: Any, message: str) -> None:
 def test_duplicate_members_and_oversize_are_refused() -> None:
     data = DOCUMENT.to_json()
     duplicated = data.replace(b'"tee": "simulated"', b'"tee": "simulated", "tee": "sgx"')
-    with pytest.raises(EvidenceFormatError, match="duplicate member 'tee'"):
+    with pytest.raises(EvidenceFormatError, match="duplicate key 'tee'"):
         EvidenceDocument.from_json(duplicated)
+    with pytest.raises(EvidenceFormatError, match="NaN is not valid JSON"):
+        EvidenceDocument.from_json(data.replace(b'"version": 1', b'"version": NaN', 1))
     with pytest.raises(EvidenceFormatError, match="more than"):
         EvidenceDocument.from_json(b" " * (MAX_EVIDENCE_BYTES + 1))
     with pytest.raises(EvidenceFormatError, match="not valid JSON"):

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from veil.cli.main import main
 from veil.package import vendor
 from veil.package._pins import is_pinned_wheel, parse_pins
+from veil.package.config import DependencyConfig
 from veil.package.fingerprint import fingerprint_source
 from veil.package.source import prepared_source
 from veil.package.vendor import (
@@ -115,8 +117,8 @@ def test_requirements_not_fully_pinned_always_run_pip(
     assert not (cache.root / "resolutions").exists()
 
 
-def _deps() -> vendor.DependencyConfig:
-    return vendor.DependencyConfig(requirements="requirements.txt")
+def _deps() -> DependencyConfig:
+    return DependencyConfig(requirements="requirements.txt")
 
 
 def test_tampered_cached_wheel_is_discarded_and_pip_runs_again(
@@ -151,6 +153,21 @@ def test_missing_cached_wheel_falls_back_to_pip(
     assert len(pip_runs) == 2
 
 
+def test_symlinked_cached_wheel_is_not_followed(
+    tmp_path: Path, wheelhouse: Path, pip_runs: list[ResolutionRequest]
+) -> None:
+    cache = WheelCache(tmp_path / "cache")
+    root = _app(tmp_path / "app", "tinydep==1.0\n")
+    honest = _fingerprint(root, wheelhouse, cache)
+    [blob] = _blobs(cache)
+    blob.unlink()
+    blob.symlink_to(wheelhouse / "tinydep-1.0-py3-none-any.whl")  # right bytes, wrong kind
+    assert _fingerprint(root, wheelhouse, cache) == honest
+    assert len(pip_runs) == 2
+    assert not blob.is_symlink()
+    assert blob.is_file()
+
+
 def _record(cache: WheelCache, root: Path, wheelhouse: Path) -> Path:
     [record] = (cache.root / "resolutions").iterdir()
     request = ResolutionRequest(
@@ -159,7 +176,7 @@ def _record(cache: WheelCache, root: Path, wheelhouse: Path) -> Path:
         no_index=True,
         platforms=(),
         python_version=None,
-        python=vendor.sys.executable,
+        python=sys.executable,
     )
     assert record.name == f"{resolution_key(request)}.json"
     return record

@@ -141,7 +141,7 @@ def test_sealed_round_trip_through_envelope() -> None:
         (b"{", "not valid UTF-8 JSON"),
         (b"[]", "must be a JSON object"),
         (b'{"version": 1, "version": 1}', "duplicate key"),
-        (b'{"version": NaN}', "non-JSON constant"),
+        (b'{"version": NaN}', "NaN is not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "not valid UTF-8 JSON"),
         (_doc(extra=1), "unknown keys: \\['extra'\\]"),
         (_doc(code_key=_DELETE), "missing keys: \\['code_key'\\]"),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from veil.attestation._signed_json import SignedJsonError
+from veil._json import LENIENT_KEYS_DECODER, STRICT_DECODER, StrictJsonError
 from veil.attestation.errors import CollateralFormatError
 from veil.attestation.result import TcbStatus
 
@@ -32,23 +32,6 @@ _STATUSES = {status.value: status for status in TcbStatus}
 _SVN = operator.itemgetter("svn")
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        # Parsers disagree on which copy of a duplicated key wins: refuse the ambiguity.
-        raise SignedJsonError("duplicate key")
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise SignedJsonError(f"{name} is not valid JSON")
-
-
-# Built once: ``json.loads`` with arguments builds a new decoder on every call.
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
-_UNIQUE_KEYS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-
-
 def load_object(data: bytes, what: str, *, duplicate_keys_checked: bool = False) -> Fields:
     """Parse signed JSON bytes that must hold one object (UTF-8, no duplicate keys, no NaN).
 
@@ -56,13 +39,13 @@ def load_object(data: bytes, what: str, *, duplicate_keys_checked: bool = False)
     ``_signed_json.loads_strict`` (every ``Collateral`` does at construction), so the per-object
     duplicate check, the slowest part for a TCB info of hundreds of small objects, is skipped.
     """
-    decoder = _DECODER if duplicate_keys_checked else _UNIQUE_KEYS_DECODER
+    decoder = LENIENT_KEYS_DECODER if duplicate_keys_checked else STRICT_DECODER
     try:
         text = data.decode("utf-8")
         if text.startswith("\ufeff"):  # as json.loads does
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
         value = decoder.decode(text)
-    except (SignedJsonError, UnicodeDecodeError, ValueError, RecursionError) as e:
+    except (StrictJsonError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise CollateralFormatError(f"{what}: invalid JSON: {e}") from e
     return Fields.of(value, what)
 

@@ -8,8 +8,10 @@ respects strings and escapes, then checks the cut re-parses to the value ``json`
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from veil._json import StrictJsonError
+from veil._json import loads_strict as _loads_strict
 
 __all__ = ["SignedJsonError", "extract_member_bytes", "loads_strict"]
 
@@ -17,40 +19,17 @@ _WHITESPACE = b" \t\r\n"
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
-class SignedJsonError(ValueError):
+class SignedJsonError(StrictJsonError):
     """Malformed JSON (callers wrap it in their typed format error, naming the field)."""
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            # Two parsers may keep different copies of a duplicated key: refuse the ambiguity.
-            raise SignedJsonError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise SignedJsonError(f"{name} is not valid JSON")
-
-
 def loads_strict(data: bytes) -> Any:
-    """``json.loads`` that refuses invalid UTF-8, duplicate keys, NaN/Infinity and deep nesting."""
+    """Strict JSON (see ``veil._json``); a leading UTF-8 byte-order mark is tolerated, as in
+    some collateral served over HTTP."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SignedJsonError("not UTF-8") from e
-    try:
-        return json.loads(
-            text.removeprefix("\ufeff"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constants,
-        )
-    except SignedJsonError:
-        raise
-    except (ValueError, RecursionError) as e:
-        raise SignedJsonError(f"invalid JSON: {e}") from e
+        return _loads_strict(data.removeprefix(_UTF8_BOM))
+    except StrictJsonError as e:
+        raise SignedJsonError(str(e)) from e
 
 
 def _skip_whitespace(data: bytes, index: int) -> int:

@@ -6,11 +6,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from veil._json import StrictJsonError, loads_strict
 from veil.attestation.collateral import MAX_COLLATERAL_BYTES, Collateral
 from veil.attestation.result import Tee
 from veil.crypto.digest import parse_tagged_sha256
@@ -223,8 +223,8 @@ class EvidenceDocument:
         if len(data) > MAX_EVIDENCE_BYTES:
             raise EvidenceFormatError(f"evidence: more than {MAX_EVIDENCE_BYTES} bytes")
         try:
-            document = json.loads(data, object_pairs_hook=_no_duplicates)
-        except (ValueError, RecursionError) as e:
+            document = loads_strict(data)
+        except StrictJsonError as e:
             raise EvidenceFormatError(f"evidence: not valid JSON ({e})") from e
         if not isinstance(document, dict):
             raise EvidenceFormatError("evidence: must be a JSON object")
@@ -338,12 +338,3 @@ class EvidenceDocument:
     def to_json(self) -> bytes:
         """Deterministic JSON: sorted keys, 2-space indent, trailing newline."""
         return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode("ascii")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> Mapping[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate member {key!r}")
-        result[key] = value
-    return result

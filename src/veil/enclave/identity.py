@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 import veil
+from veil._json import loads_strict
 from veil.attestation.result import Tee
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256
 from veil.enclave.backends.interface import BACKEND_NAMES, Measurement
@@ -230,7 +231,7 @@ def parse_app_identity_file(data: bytes) -> tuple[str, bytes]:
     if len(data) > MAX_APP_IDENTITY_FILE_BYTES:
         raise FormatError("app identity file is too large")
     try:
-        document = json.loads(data)
+        document = loads_strict(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise FormatError("app identity file is not JSON") from e
     if not isinstance(document, dict) or document.get("format") != _APP_IDENTITY_FORMAT:

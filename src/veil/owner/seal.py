@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from veil._json import loads_strict
 from veil.crypto.digest import sha256_tagged
 from veil.crypto.keyfiles import read_limited_file
 from veil.crypto.keys import CodeKey
@@ -40,9 +40,9 @@ def read_app_secrets(path: Path) -> dict[str, str]:
         path, max_bytes=MAX_APP_SECRETS_FILE_BYTES, what="secrets file", private=True
     )
     try:
-        document = json.loads(data)
+        document = loads_strict(data)
     except (ValueError, RecursionError) as e:
-        raise FormatError(f"{path} is not valid JSON") from e
+        raise FormatError(f"{path} is not valid JSON: {e}") from e
     if not isinstance(document, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in document.items()
     ):

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from veil._json import loads_strict
 from veil.crypto.digest import parse_tagged_sha256
 from veil.errors import FormatError
 from veil.package.config import AppConfig, AppConfigError, Interface, TlsScenario
@@ -124,7 +125,7 @@ class SecurityConfig:
         if len(data) > MAX_SECURITY_CONFIG_BYTES:
             raise SecurityConfigError(f"security config exceeds {MAX_SECURITY_CONFIG_BYTES} bytes")
         try:
-            doc = json.loads(data.decode("utf-8"))
+            doc = loads_strict(data)
         except (UnicodeDecodeError, ValueError) as e:
             raise SecurityConfigError(f"security config is not JSON: {e}") from None
         if not isinstance(doc, dict) or set(doc) != _KEYS:

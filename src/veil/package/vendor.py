@@ -7,7 +7,6 @@ everything else in the package core only reads files and produces bytes.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import tomllib
@@ -18,6 +17,7 @@ from typing import Final, Protocol
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from veil._json import loads_strict
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256, sha256_tagged
 from veil.errors import ConfigError, FormatError, OperationError
 from veil.package.archive import RESERVED_DIR, ArchiveMember
@@ -83,7 +83,7 @@ class WheelLock:
         if len(data) > MAX_LOCK_BYTES:
             raise FormatError(f"wheel lock exceeds {MAX_LOCK_BYTES} bytes")
         try:
-            doc = json.loads(data)
+            doc = loads_strict(data)
         except ValueError as e:
             raise FormatError(f"wheel lock is not JSON: {e}") from None
         if not isinstance(doc, dict) or doc.get("version") != LOCK_VERSION:

@@ -152,13 +152,14 @@ class WheelCache:
                     out.write(block)
         except FileNotFoundError:
             return False
-        except OSError as e:
-            _log.warning("cannot read cached wheel %s (%s)", wheel.filename, e)
-            return False
-        if hmac.compare_digest(hasher.digest(), parse_tagged_sha256(wheel.sha256)):
-            return True
-        _log.warning("cached wheel %s does not match its digest; discarding it", wheel.filename)
-        blob.unlink(missing_ok=True)
+        except OSError as e:  # e.g. a symlink planted in the cache (O_NOFOLLOW)
+            _log.warning("cannot read cached wheel %s (%s); discarding it", wheel.filename, e)
+        else:
+            if hmac.compare_digest(hasher.digest(), parse_tagged_sha256(wheel.sha256)):
+                return True
+            _log.warning("cached wheel %s does not match its digest; discarding it", wheel.filename)
+        with contextlib.suppress(OSError):
+            blob.unlink()
         return False
 
     def record(self, request: ResolutionRequest, lock: WheelLock, wheels_dir: Path) -> None:

@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from veil._json import StrictJsonError, loads_strict
 from veil.crypto.digest import parse_tagged_sha256
 from veil.crypto.keyfiles import decode_key_base64
 from veil.crypto.keys import CODE_KEY_SIZE, CodeKey
@@ -168,13 +169,10 @@ class SecretsPayload:
         if len(data) > MAX_SECRETS_BYTES:
             raise FormatError(f"secrets payload is larger than {MAX_SECRETS_BYTES} bytes")
         try:
-            doc = json.loads(
-                data.decode("utf-8"),
-                object_pairs_hook=_no_duplicates,
-                parse_constant=_no_constants,
-            )
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise FormatError("secrets payload is not valid UTF-8 JSON") from None
+            doc = loads_strict(data)
+        except StrictJsonError as e:
+            # The message names positions and keys only, never a value.
+            raise FormatError(f"secrets payload is not valid UTF-8 JSON: {e}") from None
         if not isinstance(doc, dict):
             raise FormatError("secrets payload must be a JSON object")
         unknown = doc.keys() - _REQUIRED - _OPTIONAL
@@ -215,19 +213,6 @@ class SecretsPayload:
         )
 
     __str__ = __repr__
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise FormatError(f"secrets payload has a duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> None:
-    raise FormatError(f"secrets payload contains the non-JSON constant {name}")
 
 
 def _string(doc: dict[str, Any], key: str) -> str:

@@ -1,0 +1,60 @@
+"""Strict JSON decoding for untrusted input: UTF-8 only, no duplicate keys, no NaN/Infinity."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+__all__ = ["LENIENT_KEYS_DECODER", "STRICT_DECODER", "StrictJsonError", "loads_strict"]
+
+
+class StrictJsonError(ValueError):
+    """Input that is not strict JSON. Callers wrap it in their own typed format error, naming
+    the document or field; the message never quotes values, only positions and key names."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        # Two parsers may keep different copies of a duplicated key (one verifies, the other
+        # acts on another value): refuse the ambiguity instead of picking one.
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise StrictJsonError(f"duplicate key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise StrictJsonError(f"{name} is not valid JSON")
+
+
+# Built once: ``json.loads`` with hooks builds a new decoder on every call.
+#: Refuses duplicate keys and NaN/Infinity.
+STRICT_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_unique_keys, parse_constant=_no_constant
+)
+#: Refuses NaN/Infinity only: for bytes already checked once by ``STRICT_DECODER`` (hot paths).
+LENIENT_KEYS_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """Decode ``data`` (UTF-8 bytes, or text) as strict JSON, or raise ``StrictJsonError``.
+
+    A byte-order mark, invalid UTF-8, duplicate keys, NaN/Infinity, trailing data and nesting
+    deep enough to exhaust the recursion limit are all refused.
+    """
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise StrictJsonError("not UTF-8") from e
+    else:
+        text = data
+    try:
+        return STRICT_DECODER.decode(text)
+    except StrictJsonError:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise StrictJsonError(f"invalid JSON: {e}") from e

@@ -1,0 +1,112 @@
+"""Building the ``veil`` parser loads no command's heavy dependencies; handlers load lazily."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from veil.cli import keygen, localtest, scaffold
+from veil.cli._measure_impl import _TEES
+from veil.cli.main import build_parser, main
+from veil.cli.measure import TEE_NAMES
+from veil.crypto.hpke import DEFAULT_SEALING_SUITE, SealingSuite
+from veil.dev.localtest import APP_URL_ENV, DEFAULT_STARTUP_TIMEOUT
+from veil.dev.scaffold import FRAMEWORKS
+
+#: Libraries (and veil modules) only a command's handler may need.
+HEAVY = (
+    "cryptography",
+    "httpx",
+    "pydantic",
+    "rich",
+    "pathspec",
+    "uvicorn",
+    "starlette",
+    "veil.attestation.verifier",
+    "veil.package.source",
+    "veil.package.vendor",
+    "veil.owner.deploy",
+    "veil.enclave.spec",
+)
+
+
+def _loaded_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_building_the_parser_imports_no_heavy_library() -> None:
+    loaded = _loaded_after("from veil.cli.main import build_parser; build_parser()")
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY}
+
+
+def test_veil_version_runs_without_heavy_imports() -> None:
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "veil", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert out.stdout.startswith("veil ")
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert not {m for m in imported if m.split(".")[0] in HEAVY or m in HEAVY}
+
+
+def test_the_enclave_node_loads_no_verifier_or_packager() -> None:
+    """The node parses its own quotes and decrypts packages; it never verifies or builds one."""
+    loaded = _loaded_after("import veil.enclave.node")
+    for module in ("veil.attestation.verifier", "veil.package.source", "pathspec", "httpx"):
+        assert module not in loaded
+
+
+def test_parser_constants_match_their_sources() -> None:
+    assert tuple(s.value for s in SealingSuite) == keygen.SEALING_SUITE_NAMES
+    assert DEFAULT_SEALING_SUITE.value == keygen.DEFAULT_SEALING_SUITE_NAME
+    assert scaffold.FRAMEWORK_NAMES == FRAMEWORKS
+    assert localtest.APP_URL_ENV == APP_URL_ENV
+    assert localtest.DEFAULT_STARTUP_TIMEOUT == DEFAULT_STARTUP_TIMEOUT
+    assert tuple(sorted(_TEES)) == TEE_NAMES
+
+
+def _handlers() -> list[tuple[str, object]]:
+    parser = build_parser()
+    found: list[tuple[str, object]] = []
+    pending = [("", parser)]
+    while pending:
+        prefix, current = pending.pop()
+        for action in current._actions:
+            choices = getattr(action, "choices", None)
+            if isinstance(choices, dict):
+                for name, sub in choices.items():
+                    func = sub.get_default("func")
+                    if func is not None:
+                        found.append((f"{prefix}{name}", func))
+                    pending.append((f"{prefix}{name} ", sub))
+    return found
+
+
+@pytest.mark.parametrize("command", [name for name, _ in _handlers()])
+def test_every_lazy_handler_resolves(command: str) -> None:
+    """Each command's handler module and function exist (found when the command runs)."""
+    func = dict(_handlers())[command]
+    closure = getattr(func, "__closure__", None) or ()
+    cells = [c.cell_contents for c in closure]
+    module, name = (c for c in cells if isinstance(c, str))
+    handler_module = __import__(f"veil.cli.{module}", fromlist=[name])
+    assert callable(getattr(handler_module, name))
+
+
+def test_errors_still_render_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["measure", "/nonexistent.veil"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("veil: error:")
