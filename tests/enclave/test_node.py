@@ -143,9 +143,10 @@ def test_provision_then_serve_over_ratls_with_httpx_and_curl(
         assert before.status_code == 503
         # The evidence served verifies as the expected (simulated) enclave for this package.
         header = read_package_header(package.path)
+        runtime = runtime_identity()
         measurement = expected_measurement(
             backend="simulated",
-            runtime=runtime_identity(),
+            runtime=runtime,
             fingerprint=package.fingerprint,
             security_config_digest=security_config_digest(header.security_config_json),
         )
@@ -156,6 +157,10 @@ def test_provision_then_serve_over_ratls_with_httpx_and_curl(
         for params in ({}, {"nonce": "a1" * 32}):
             raw = httpx.get(f"{node.url}/_veil/evidence", params=params, verify=ca).content
             document = EvidenceDocument.from_json(raw)
+            assert document.runtime.digest == runtime.digest, (
+                "the veil runtime differs between the node and this test: were files under "
+                "src/veil edited while the tests ran?"
+            )
             verified = verify_evidence_document(document, policy=policy, now=datetime.now(UTC))
             assert document.deployment.instance_id == node.spec["instance_id"]
             assert leaf_spki(document.ratls_certificate) == leaf_spki(pem)
