@@ -265,3 +265,25 @@ def test_recycled_pid_is_not_mistaken_for_the_node(fake_node: list[str], package
     wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
     # Our own pid is alive but is not this node: its command line does not name the node dir.
     assert not is_running(paths, pid=os.getpid())
+
+
+def test_stop_removes_a_runtime_directory_left_by_a_killed_node(
+    fake_node: list[str], package: Path
+) -> None:
+    from veil.enclave.runtime_dir import runtime_base, runtime_dir_prefix
+
+    paths = _spawn(package)
+    wait_for_state(paths, ("waiting",), timeout=START_TIMEOUT)
+    pid = read_pid(paths)
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)  # no chance to clean up
+    deadline = time.monotonic() + 10
+    while is_running(paths) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # What a node killed while serving leaves: a runtime directory named after its pid.
+    leftover = runtime_base() / f"{runtime_dir_prefix(paths.root)}{pid}-x"
+    leftover.mkdir(mode=0o700)
+    (leftover / "app.py").write_text("decrypted code")
+    stop_node("n1", remove=True)
+    assert not leftover.exists()
+    assert not paths.root.exists()

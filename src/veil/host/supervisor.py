@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from veil.enclave.runtime_dir import remove_stale_runtime_dirs
 from veil.enclave.spec import NodeSpec
 from veil.errors import ConfigError, FormatError, OperationError
 from veil.host.state import (
@@ -468,6 +469,9 @@ def stop_node(name: str, *, grace: float = DEFAULT_STOP_GRACE, remove: bool = Fa
         if started is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 started[1].wait(timeout=1.0)
+    # A node killed before it could clean up leaves its runtime directory (decrypted app code)
+    # behind; it is removed here, once the node's process is gone, not only at its next start.
+    remove_stale_runtime_dirs(paths.root)
     if remove:
         shutil.rmtree(paths.root, ignore_errors=True)
     return was_running

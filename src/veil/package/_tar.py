@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Final
 
 __all__ = [
@@ -52,46 +53,59 @@ USTAR_FIELDS: Final = (
     ("pad", 500, 12),
 )
 _FIELD: Final = {name: (offset, size) for name, offset, size in USTAR_FIELDS}
+#: The whole block as one precompiled layout: every field is a NUL-padded byte string.
+_USTAR_STRUCT: Final = struct.Struct("<" + "".join(f"{size}s" for _, _, size in USTAR_FIELDS))
+_CHKSUM_OFFSET, _CHKSUM_SIZE = _FIELD["chksum"]
 
 _REGULAR: Final = b"0"
 _PAX: Final = b"x"
 _FILE_MODE: Final = 0o644
 _EXEC_MODE: Final = 0o755
+_ZERO_OCTAL_8: Final = b"0000000\0"
+_ZERO_OCTAL_12: Final = b"00000000000\0"
 
 
 def _octal(value: int, size: int) -> bytes:
-    return b"%0*o\0" % (size - 1, value)
+    text = b"%0*o\0" % (size - 1, value)
+    if len(text) > size:
+        raise ValueError(f"{value} does not fit {size - 1} octal digits")
+    return text
 
 
 def ustar_checksum(block: bytes | bytearray) -> int:
     """Sum of the header's bytes with the ``chksum`` field counted as eight spaces."""
-    offset, size = _FIELD["chksum"]
-    return sum(block[:offset]) + 0x20 * size + sum(block[offset + size : BLOCK_SIZE])
+    end = _CHKSUM_OFFSET + _CHKSUM_SIZE
+    return sum(block[:_CHKSUM_OFFSET]) + 0x20 * _CHKSUM_SIZE + sum(block[end:BLOCK_SIZE])
 
 
 def _ustar_block(name: bytes, *, mode: int, size: int, typeflag: bytes) -> bytes:
-    block = bytearray(BLOCK_SIZE)
-
-    def put(field: str, value: bytes) -> None:
-        offset, width = _FIELD[field]
-        if len(value) > width:
-            raise ValueError(f"ustar field {field} holds {width} bytes, got {len(value)}")
-        block[offset : offset + len(value)] = value
-
-    put("name", name)
-    put("mode", _octal(mode, 8))
-    put("uid", _octal(0, 8))
-    put("gid", _octal(0, 8))
-    put("size", _octal(size, 12))
-    put("mtime", _octal(0, 12))
-    put("typeflag", typeflag)
-    put("magic", b"ustar\0")
-    put("version", b"00")
-    # devmajor/devminor stay NUL-filled: they mean nothing for a regular file, and this is
-    # what Python's tarfile writes too.
+    if len(name) > MAX_USTAR_NAME_BYTES:
+        # struct's "s" would silently truncate it.
+        raise ValueError(f"ustar name holds {MAX_USTAR_NAME_BYTES} bytes, got {len(name)}")
+    # Fields in USTAR_FIELDS order; linkname, uname, gname, devmajor, devminor (meaningless for
+    # a regular file, and what Python's tarfile writes too), prefix and pad stay NUL-filled.
+    block = _USTAR_STRUCT.pack(
+        name,
+        _octal(mode, 8),
+        _ZERO_OCTAL_8,  # uid
+        _ZERO_OCTAL_8,  # gid
+        _octal(size, 12),
+        _ZERO_OCTAL_12,  # mtime
+        b" " * _CHKSUM_SIZE,  # counted as spaces while summing
+        typeflag,
+        b"",
+        b"ustar\0",
+        b"00",
+        b"",
+        b"",
+        b"",
+        b"",
+        b"",
+        b"",
+    )
     # chksum: six octal digits, NUL, space (the layout GNU tar and Python's tarfile write).
-    put("chksum", b"%06o\0 " % ustar_checksum(block))
-    return bytes(block)
+    checksum = b"%06o\0 " % sum(block)
+    return block[:_CHKSUM_OFFSET] + checksum + block[_CHKSUM_OFFSET + _CHKSUM_SIZE :]
 
 
 def _pax_record(key: str, value: bytes) -> bytes:

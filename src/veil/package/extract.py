@@ -9,9 +9,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from veil.errors import OperationError
 from veil.package._tar import BLOCK_SIZE, USTAR_FIELDS, encode_member_header, ustar_checksum
@@ -22,13 +22,19 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_PAX_HEADER_BYTES", "ArchiveExtractor", "extract_archive", "staging_directory"]
 
-_T = TypeVar("_T")
-
 #: Largest PAX extended header accepted, in bytes: the only records veil writes are ``path``
 #: (at most 4 KiB) and ``size``, so anything larger is hostile.
 MAX_PAX_HEADER_BYTES: Final = 8 * 1024
 
-_FIELD: Final = {name: (offset, size) for name, offset, size in USTAR_FIELDS}
+# Each header field as a slice of the 512-byte block, computed once rather than per header.
+_FIELD: Final = {name: slice(offset, offset + size) for name, offset, size in USTAR_FIELDS}
+_NAME, _MODE, _SIZE = _FIELD["name"], _FIELD["mode"], _FIELD["size"]
+_MAGIC, _VERSION, _CHKSUM, _TYPEFLAG = (
+    _FIELD["magic"],
+    _FIELD["version"],
+    _FIELD["chksum"],
+    _FIELD["typeflag"],
+)
 _CREATE_FLAGS: Final = (
     os.O_WRONLY
     | os.O_CREAT
@@ -43,13 +49,8 @@ _OCTAL: Final = re.compile(rb"[0-7]+")
 _HEADER, _PAX_DATA, _DATA, _PADDING, _END, _DONE = range(6)
 
 
-def _field(block: bytes, name: str) -> bytes:
-    offset, size = _FIELD[name]
-    return block[offset : offset + size]
-
-
-def _octal_field(block: bytes, name: str) -> int:
-    raw = _field(block, name)
+def _octal_field(block: bytes, field: slice, name: str) -> int:
+    raw = block[field]
     digits = raw[:-1]
     if raw[-1:] != b"\0" or not _OCTAL.fullmatch(digits):
         raise ArchiveError(f"tar header field {name} is not canonical octal")
@@ -103,6 +104,7 @@ class ArchiveExtractor(io.RawIOBase):
         self._entries = 0
         self._dirs: set[str] = set()
         self._files: set[str] = set()
+        self._parent = ""  # directory of the last file; "" is the root, which exists
 
     def writable(self) -> bool:
         return True
@@ -111,21 +113,29 @@ class ArchiveExtractor(io.RawIOBase):
         view = memoryview(data).cast("B")
         self._hasher.update(view)
         total = len(view)
-        while view:
+        pos = 0
+        while pos < total:
             if self._state == _DATA:
-                n = min(len(view), self._remaining)
-                self._write_data(view[:n])
-                view = view[n:]
+                end = pos + min(total - pos, self._remaining)
+                self._write_data(view[pos:end])
+                pos = end
                 continue
             if self._state == _DONE:
                 raise ArchiveError("data after the end of the archive")
-            n = min(len(view), self._need - len(self._buf))
-            self._buf += view[:n]
-            view = view[n:]
-            if len(self._buf) == self._need:
+            need = self._need
+            if not self._buf and total - pos >= need:
+                # The whole header, PAX data or padding is in this write: copy it once.
+                chunk = view[pos : pos + need].tobytes()
+                pos += need
+            else:
+                end = pos + min(total - pos, need - len(self._buf))
+                self._buf += view[pos:end]
+                pos = end
+                if len(self._buf) < need:
+                    break
                 chunk = bytes(self._buf)
                 self._buf.clear()
-                self._advance(chunk)
+            self._advance(chunk)
         return total
 
     def _advance(self, chunk: bytes) -> None:
@@ -151,13 +161,13 @@ class ArchiveExtractor(io.RawIOBase):
                 raise ArchiveError("PAX header not followed by a file")
             self._state, self._need = _END, BLOCK_SIZE
             return
-        if _field(block, "magic") != b"ustar\0" or _field(block, "version") != b"00":
+        if block[_MAGIC] != b"ustar\0" or block[_VERSION] != b"00":
             raise ArchiveError("not a ustar header")
-        checksum = _field(block, "chksum")
+        checksum = block[_CHKSUM]
         if checksum[6:] != b"\0 " or checksum[:6] != b"%06o" % ustar_checksum(block):
             raise ArchiveError("tar header checksum mismatch")
-        typeflag = _field(block, "typeflag")
-        size = _octal_field(block, "size")
+        typeflag = block[_TYPEFLAG]
+        size = _octal_field(block, _SIZE, "size")
         if typeflag == b"x" and self._pax_records is None:
             if size > MAX_PAX_HEADER_BYTES:
                 raise ArchiveError(f"PAX header larger than {MAX_PAX_HEADER_BYTES} bytes")
@@ -173,14 +183,14 @@ class ArchiveExtractor(io.RawIOBase):
         self._on_member(block, size)
 
     def _on_pax_data(self, data: bytes) -> None:
-        size = _octal_field(self._pax_block, "size")
+        size = _octal_field(self._pax_block, _SIZE, "size")
         self._pax_records = _parse_pax(data[:size])
         self._pax_data = data
         self._expect_header()
 
     def _on_member(self, block: bytes, size: int) -> None:
         records = self._pax_records or {}
-        raw_name = records.get("path") or _field(block, "name").rstrip(b"\0")
+        raw_name = records.get("path") or block[_NAME].rstrip(b"\0")
         if "size" in records:
             size_text = records["size"]
             if not size_text.isdigit() or len(size_text) > 20:
@@ -193,8 +203,8 @@ class ArchiveExtractor(io.RawIOBase):
         encoded = check_archive_path(path)
         if self._previous is not None and encoded <= self._previous:
             raise ArchiveError(f"member {path!r} is duplicated or out of order")
-        mode = _octal_field(block, "mode")
-        canonical = encode_member_header(path, size=size, executable=mode == 0o755)
+        executable = _octal_field(block, _MODE, "mode") == 0o755
+        canonical = encode_member_header(path, size=size, executable=executable)
         seen = block if self._pax_records is None else self._pax_block + self._pax_data + block
         if seen != canonical:
             raise ArchiveError(f"tar header of {path!r} is not in canonical form")
@@ -203,7 +213,7 @@ class ArchiveExtractor(io.RawIOBase):
             raise ArchiveError(f"more than {MAX_ARCHIVE_ENTRIES} members")
         self._previous = encoded
         self._pax_records = None
-        self._open(path, executable=mode == 0o755)
+        self._open(path, executable=executable)
         self._remaining = size
         self._pad = -size % BLOCK_SIZE
         if size:
@@ -212,33 +222,51 @@ class ArchiveExtractor(io.RawIOBase):
             self._close_member()
 
     def _open(self, path: str, *, executable: bool) -> None:
+        parent = path.rpartition("/")[0]
+        if parent != self._parent:
+            # Members are sorted, so a directory's files are consecutive: its parents are
+            # checked and created once, at its first file.
+            self._make_parents(path)
+            self._parent = parent
+        if path in self._dirs:
+            raise ArchiveError(f"{path!r} is both a file and a directory")
+        self._files.add(path)
+        # The only syscalls per file are this open, the writes and the close: the mode is set
+        # at creation, and mtimes are not restored (every archive mtime is 0).
+        try:
+            self._fd = os.open(
+                f"{self._root}/{path}", _CREATE_FLAGS, 0o755 if executable else 0o644
+            )
+        except OSError as e:
+            raise self._disk_error(e) from e
+
+    def _make_parents(self, path: str) -> None:
         parts = path.split("/")
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
             if parent in self._files:
                 raise ArchiveError(f"{parent!r} is both a file and a directory")
             if parent not in self._dirs:
-                self._os(os.mkdir, f"{self._root}/{parent}", 0o755)
+                try:
+                    os.mkdir(f"{self._root}/{parent}", 0o755)
+                except OSError as e:
+                    raise self._disk_error(e) from e
                 self._dirs.add(parent)
-        if path in self._dirs:
-            raise ArchiveError(f"{path!r} is both a file and a directory")
-        self._files.add(path)
-        mode = 0o755 if executable else 0o644
-        self._fd = self._os(os.open, f"{self._root}/{path}", _CREATE_FLAGS, mode)
 
-    def _os(self, fn: Callable[..., _T], *args: object) -> _T:
-        try:
-            return fn(*args)
-        except OSError as e:
-            raise OperationError(f"cannot extract into {self._dest}: {e.strerror or e}") from e
+    def _disk_error(self, e: OSError) -> OperationError:
+        return OperationError(f"cannot extract into {self._dest}: {e.strerror or e}")
 
     def _write_data(self, view: memoryview) -> None:
-        if self._fd is None:
+        fd = self._fd
+        if fd is None:
             raise RuntimeError("no member open")
-        while view:
-            written = self._os(os.write, self._fd, view)
-            view = view[written:]
-            self._remaining -= written
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+                self._remaining -= written
+        except OSError as e:
+            raise self._disk_error(e) from e
         if not self._remaining:
             self._close_member()
 
