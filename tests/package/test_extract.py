@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
+import os
+import stat
 import tarfile
 from pathlib import Path
 
@@ -149,3 +153,63 @@ def test_extractor_raises_only_archive_error(tmp_path: Path, noise: bytes, where
         extract_archive(io.BytesIO(data), dest)
     except ArchiveError:
         assert not dest.exists()
+
+
+def test_file_then_directory_of_the_same_name_refused_when_not_adjacent(tmp_path: Path) -> None:
+    # "a.txt" sorts between "a" and "a/b": the clash must not depend on the previous member.
+    members = [regular("a"), regular("a.txt"), regular("a/b")]
+    assert "both a file and a directory" in str(_extract_refused(tar_bytes(*members), tmp_path))
+
+
+def test_each_directory_created_once_with_exact_modes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {f"d{i % 3}/e/f{i}": bytes([i]) * i for i in range(30)}
+    files.update({"top": b"t", "d0/x.sh": b"#!"})
+    out = b""
+    for path in sorted(files, key=str.encode):
+        data = files[path]
+        out += encode_member_header(path, size=len(data), executable=path.endswith(".sh"))
+        out += data + padding(len(data))
+    made: list[str] = []
+    real_mkdir = os.mkdir
+
+    def counting_mkdir(path: str, mode: int = 0o777) -> None:
+        made.append(os.path.relpath(path, tmp_path / "dest"))
+        real_mkdir(path, mode)
+
+    (tmp_path / "dest").mkdir()
+    monkeypatch.setattr(os, "mkdir", counting_mkdir)
+    extractor = ArchiveExtractor(tmp_path / "dest")
+    extractor.write(out + END_OF_ARCHIVE)
+    extractor.finish()
+    extractor.close()
+    monkeypatch.undo()
+    assert sorted(made) == ["d0", "d0/e", "d1", "d1/e", "d2", "d2/e"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path, data in files.items():
+        target = tmp_path / "dest" / path
+        assert target.read_bytes() == data
+        expected = 0o755 if path.endswith(".sh") else 0o644
+        assert stat.S_IMODE(target.stat().st_mode) == expected & ~umask
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(min_value=1, max_value=2000), min_size=1, max_size=40))
+def test_any_split_of_the_input_extracts_the_same(tmp_path: Path, pieces: list[int]) -> None:
+    files = {"a": b"", "b/c": b"x" * 511, "b/d": b"y" * 512, "e/f/g": b"z" * 1500, "h": b"!"}
+    data = _canonical(files)
+    dest = tmp_path / f"s{abs(hash(tuple(pieces)))}"
+    dest.mkdir()
+    extractor = ArchiveExtractor(dest)
+    position = 0
+    for size in itertools.cycle(pieces):
+        if position >= len(data):
+            break
+        extractor.write(data[position : position + size])
+        position += size
+    assert extractor.finish() == hashlib.sha256(data).digest()
+    extractor.close()
+    for path, content in files.items():
+        assert (dest / path).read_bytes() == content

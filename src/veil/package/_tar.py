@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 from typing import Final
 
 __all__ = [
@@ -72,10 +73,24 @@ def _octal(value: int, size: int) -> bytes:
     return text
 
 
+def _byte_sum(data: bytes | bytearray) -> int:
+    """The sum of ``data``'s bytes, computed in C (``sum()`` costs a microsecond per header).
+
+    The low half of Adler-32 (RFC 1950) is 1 + the byte sum modulo 65521, and 256 bytes sum to
+    at most 65280: per 256-byte piece it is the exact sum.
+    """
+    total = 0
+    for start in range(0, len(data), 256):
+        total += (zlib.adler32(data[start : start + 256]) & 0xFFFF) - 1
+    return total
+
+
 def ustar_checksum(block: bytes | bytearray) -> int:
     """Sum of the header's bytes with the ``chksum`` field counted as eight spaces."""
     end = _CHKSUM_OFFSET + _CHKSUM_SIZE
-    return sum(block[:_CHKSUM_OFFSET]) + 0x20 * _CHKSUM_SIZE + sum(block[end:BLOCK_SIZE])
+    return (
+        _byte_sum(block[:_CHKSUM_OFFSET]) + 0x20 * _CHKSUM_SIZE + _byte_sum(block[end:BLOCK_SIZE])
+    )
 
 
 def _ustar_block(name: bytes, *, mode: int, size: int, typeflag: bytes) -> bytes:
@@ -104,7 +119,7 @@ def _ustar_block(name: bytes, *, mode: int, size: int, typeflag: bytes) -> bytes
         b"",
     )
     # chksum: six octal digits, NUL, space (the layout GNU tar and Python's tarfile write).
-    checksum = b"%06o\0 " % sum(block)
+    checksum = b"%06o\0 " % _byte_sum(block)
     return block[:_CHKSUM_OFFSET] + checksum + block[_CHKSUM_OFFSET + _CHKSUM_SIZE :]
 
 

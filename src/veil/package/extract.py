@@ -224,8 +224,9 @@ class ArchiveExtractor(io.RawIOBase):
     def _open(self, path: str, *, executable: bool) -> None:
         parent = path.rpartition("/")[0]
         if parent != self._parent:
-            # Members are sorted, so a directory's files are consecutive: its parents are
-            # checked and created once, at its first file.
+            # Sorted members keep a directory's files together, so this runs once per
+            # directory. Skipping it is exact: the last file's directory and its parents were
+            # checked and created, and no file added since can be one of them.
             self._make_parents(path)
             self._parent = parent
         if path in self._dirs:
