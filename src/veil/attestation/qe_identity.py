@@ -5,25 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from veil.attestation._json_fields import MAX_ADVISORY_IDS, MAX_TCB_LEVELS, load_object
+from veil.attestation._isv_svn_levels import IsvSvnTcbLevel, read_isv_svn_levels
+from veil.attestation._json_fields import MAX_TCB_LEVELS, load_object
 from veil.attestation.errors import CollateralFormatError
-from veil.attestation.result import TcbStatus
 
-__all__ = ["QE_IDENTITY_ID_QE", "QE_IDENTITY_ID_TD_QE", "QeIdentity", "QeTcbLevel"]
+__all__ = ["QE_IDENTITY_ID_QE", "QE_IDENTITY_ID_TD_QE", "QeIdentity"]
 
 QE_IDENTITY_ID_QE = "QE"
 QE_IDENTITY_ID_TD_QE = "TD_QE"
 _KNOWN_IDS = (QE_IDENTITY_ID_QE, QE_IDENTITY_ID_TD_QE, "QVE")
 _U16_MAX = 0xFFFF
 _U32_MAX = 0xFFFF_FFFF
-
-
-@dataclass(frozen=True, kw_only=True)
-class QeTcbLevel:
-    isv_svn: int
-    tcb_date: datetime
-    status: TcbStatus
-    advisory_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +35,7 @@ class QeIdentity:
     mrsigner: bytes
     isv_prod_id: int
     #: Highest ISVSVN first.
-    tcb_levels: tuple[QeTcbLevel, ...]
+    tcb_levels: tuple[IsvSvnTcbLevel, ...]
     raw: bytes
 
     @classmethod
@@ -59,18 +51,11 @@ class QeIdentity:
         version = fields.int_("version", maximum=_U32_MAX)
         if version != 2:
             raise CollateralFormatError(f"enclaveIdentity: unsupported version {version}")
-        levels = [
-            QeTcbLevel(
-                isv_svn=item.object_("tcb").int_("isvsvn", maximum=_U16_MAX),
-                tcb_date=item.instant("tcbDate"),
-                status=item.status("tcbStatus"),
-                advisory_ids=item.strings("advisoryIDs", maximum=MAX_ADVISORY_IDS),
-            )
-            for item in fields.objects("tcbLevels", maximum=MAX_TCB_LEVELS)
-        ]
+        levels = read_isv_svn_levels(
+            fields.objects("tcbLevels", maximum=MAX_TCB_LEVELS), max_svn=_U16_MAX
+        )
         if not levels:
             raise CollateralFormatError("enclaveIdentity: no tcbLevels")
-        levels.sort(key=lambda level: level.isv_svn, reverse=True)
         return cls(
             id=identity_id,
             version=version,
@@ -83,6 +68,6 @@ class QeIdentity:
             attributes_mask=fields.hex_("attributesMask", size=16),
             mrsigner=fields.hex_("mrsigner", size=32),
             isv_prod_id=fields.int_("isvprodid", maximum=_U16_MAX),
-            tcb_levels=tuple(levels),
+            tcb_levels=levels,
             raw=bytes(data),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from veil.attestation._isv_svn_levels import level_for_isv_svn
 from veil.attestation._reports import EnclaveReport, TdReport
 from veil.attestation.errors import QuoteVerificationError
 from veil.attestation.qe_identity import QeIdentity
@@ -53,9 +54,9 @@ def check_qe_identity(identity: QeIdentity, qe_report: EnclaveReport) -> TcbVerd
         raise QuoteVerificationError("8.3", "QE MISCSELECT does not match the QE identity")
     if not _masked_equal(qe_report.attributes, identity.attributes, identity.attributes_mask):
         raise QuoteVerificationError("8.4", "QE ATTRIBUTES do not match the QE identity")
-    for level in identity.tcb_levels:
-        if qe_report.isv_svn >= level.isv_svn:
-            return TcbVerdict(level.status, level.advisory_ids)
+    level = level_for_isv_svn(identity.tcb_levels, qe_report.isv_svn)
+    if level is not None:
+        return TcbVerdict(level.status, level.advisory_ids)
     raise QuoteVerificationError(
         "8.5", f"QE ISVSVN {qe_report.isv_svn} is below every TCB level of the QE identity"
     )
@@ -125,9 +126,9 @@ def check_tdx_module(tcb_info: TcbInfo, report: TdReport) -> TcbVerdict | None:
         raise QuoteVerificationError("9.1", "TDX module attributes set bits outside the mask")
     if identity is None:
         return None
-    for level in identity.tcb_levels:
-        if isv_svn >= level.isv_svn:
-            return TcbVerdict(level.status, level.advisory_ids)
+    level = level_for_isv_svn(identity.tcb_levels, isv_svn)
+    if level is not None:
+        return TcbVerdict(level.status, level.advisory_ids)
     raise QuoteVerificationError(
         "9.3", f"TDX module ISVSVN {isv_svn} is below every level of {identity.id}"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from veil.attestation._isv_svn_levels import IsvSvnTcbLevel, read_isv_svn_levels
 from veil.attestation._json_fields import (
     MAX_ADVISORY_IDS,
     MAX_TCB_LEVELS,
@@ -26,7 +27,6 @@ __all__ = [
     "TcbLevel",
     "TdxModule",
     "TdxModuleIdentity",
-    "TdxModuleTcbLevel",
 ]
 
 TCB_INFO_ID_SGX = "SGX"
@@ -61,14 +61,6 @@ class TdxModule:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TdxModuleTcbLevel:
-    isv_svn: int
-    tcb_date: datetime
-    status: TcbStatus
-    advisory_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
 class TdxModuleIdentity:
     """One ``tdxModuleIdentities`` entry, e.g. ``TDX_01`` for TEE_TCB_SVN[1] = 1."""
 
@@ -77,7 +69,7 @@ class TdxModuleIdentity:
     attributes: bytes
     attributes_mask: bytes
     #: Highest ISVSVN first.
-    tcb_levels: tuple[TdxModuleTcbLevel, ...]
+    tcb_levels: tuple[IsvSvnTcbLevel, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,20 +180,13 @@ def _level(item: Fields, *, version: int, is_tdx: bool) -> TcbLevel:
 
 
 def _module_identity(item: Fields) -> TdxModuleIdentity:
-    levels = [
-        TdxModuleTcbLevel(
-            isv_svn=level.object_("tcb").int_("isvsvn", maximum=_SVN_MAX),
-            tcb_date=level.instant("tcbDate"),
-            status=level.status("tcbStatus"),
-            advisory_ids=level.strings("advisoryIDs", maximum=MAX_ADVISORY_IDS),
-        )
-        for level in item.objects("tcbLevels", maximum=MAX_TCB_LEVELS)
-    ]
-    levels.sort(key=lambda level: level.isv_svn, reverse=True)
+    levels = read_isv_svn_levels(
+        item.objects("tcbLevels", maximum=MAX_TCB_LEVELS), max_svn=_SVN_MAX
+    )
     return TdxModuleIdentity(
         id=item.str_("id"),
         mrsigner=item.hex_("mrsigner", size=48),
         attributes=item.hex_("attributes", size=8),
         attributes_mask=item.hex_("attributesMask", size=8),
-        tcb_levels=tuple(levels),
+        tcb_levels=levels,
     )
