@@ -11,12 +11,8 @@ from veil.cli.main import main
 from veil.crypto.digest import sha256_tagged
 from veil.crypto.keys import CodeKey
 from veil.enclave.backends.simulated import SimulatedBackend
-from veil.enclave.identity import (
-    RuntimeIdentity,
-    gramine_manifest_inputs,
-    runtime_identity,
-    security_config_digest,
-)
+from veil.identity.app import gramine_manifest_inputs, security_config_digest
+from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import read_package_header, write_package
 from veil.package.source import AppSource
 

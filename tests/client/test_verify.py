@@ -18,8 +18,8 @@ from veil.cli.main import main
 from veil.client.expect import ExpectedApp, runtime_pin
 from veil.client.verify import verify_served_evidence
 from veil.crypto.digest import sha256_tagged
-from veil.enclave.identity import runtime_identity
 from veil.errors import BindingError, ConfigError
+from veil.identity.runtime import runtime_identity
 from veil.package.encrypted import read_package_header
 
 NONCE = b"u" * 32

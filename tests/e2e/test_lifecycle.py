@@ -19,11 +19,11 @@ from tests.e2e.conftest import TEST_APPS, BuiltApp
 from veil.cli.main import main
 from veil.client.expect import ExpectedApp
 from veil.client.http import AttestedClient
-from veil.enclave.identity import runtime_identity
 from veil.host.bootstrap import BootstrapClient
 from veil.host.simulation import simulation_root_public_key
 from veil.host.state import NodePaths, node_paths, read_pid
 from veil.host.supervisor import is_running, log_tail, node_info, stop_node, wait_for_state
+from veil.identity.runtime import runtime_identity
 from veil.owner.deploy import DeployOptions, deploy
 
 GREETING = "bonjour, enclave"

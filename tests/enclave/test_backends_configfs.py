@@ -23,13 +23,8 @@ from veil.enclave.backends.errors import (
     DeviceFormatError,
     ReportDataMismatchError,
 )
-from veil.enclave.identity import (
-    RuntimeIdentity,
-    expected_measurement,
-    extend_rtmr,
-    snp_host_data,
-    tdx_rtmr_event,
-)
+from veil.identity.app import expected_measurement, extend_rtmr, snp_host_data, tdx_rtmr_event
+from veil.identity.runtime import RuntimeIdentity
 
 RUNTIME = RuntimeIdentity(version="0.1.0", digest=sha256_tagged(b"runtime files"))
 FINGERPRINT = sha256_tagged(b"app")

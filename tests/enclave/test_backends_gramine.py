@@ -17,7 +17,7 @@ from veil.enclave.backends.errors import (
     ReportDataMismatchError,
 )
 from veil.enclave.backends.gramine_sgx import FINGERPRINT_ENV, GramineSgxBackend
-from veil.enclave.identity import render_app_identity_file
+from veil.identity.app import render_app_identity_file
 
 FINGERPRINT = sha256_tagged(b"app")
 CONFIG_DIGEST = bytes(range(32))

@@ -16,8 +16,9 @@ from veil.enclave.backends.simulated import (
     SimulatedBackend,
     load_or_create_simulation_root,
 )
-from veil.enclave.identity import RuntimeIdentity, expected_measurement
 from veil.errors import FormatError
+from veil.identity.app import expected_measurement
+from veil.identity.runtime import RuntimeIdentity
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RUNTIME = RuntimeIdentity(version="0.1.0", digest=sha256_tagged(b"runtime files"))

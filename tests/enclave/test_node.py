@@ -35,8 +35,9 @@ from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.policy import SimulatedMeasurement, default_policy
 from veil.crypto.keys import CodeKey
 from veil.enclave.bootstrap import MAX_PROVISION_BYTES
-from veil.enclave.identity import expected_measurement, runtime_identity, security_config_digest
 from veil.enclave.runtime_dir import runtime_base, runtime_dir_prefix
+from veil.identity.app import expected_measurement, security_config_digest
+from veil.identity.runtime import runtime_identity
 from veil.package.encrypted import read_package_header
 from veil.ratls.evidence import verify_evidence_document
 from veil.sealing.binding import format_instance_binding

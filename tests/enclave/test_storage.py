@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil.enclave.backends.simulated import SimulatedBackend
-from veil.enclave.identity import RuntimeIdentity
 from veil.enclave.storage import (
     APP_DATA_LABEL,
     MAX_SEALED_FILE_BYTES,
@@ -21,6 +20,7 @@ from veil.enclave.storage import (
     write_sealed_file,
 )
 from veil.errors import DecryptionError
+from veil.identity.runtime import RuntimeIdentity
 
 FINGERPRINT_A = "sha256:" + "aa" * 32
 FINGERPRINT_B = "sha256:" + "bb" * 32

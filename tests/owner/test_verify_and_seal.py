@@ -13,8 +13,8 @@ from veil.attestation.errors import PolicyError
 from veil.attestation.simulated import SimulationRoot
 from veil.client.expect import ExpectedApp, check_claims
 from veil.crypto.keys import CodeKey
-from veil.enclave.identity import RuntimeIdentity, runtime_identity
 from veil.errors import BindingError, ConfigError, FormatError, VerificationError
+from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
 from veil.owner.verify import PackageMismatchError, read_evidence_file, verify_owner_evidence
 from veil.sealing.envelope import unseal

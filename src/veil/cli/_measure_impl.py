@@ -9,16 +9,15 @@ from rich.markup import escape
 
 from veil.attestation.result import Tee
 from veil.cli._output import emit_json, out_console
-from veil.enclave.identity import (
+from veil.errors import ConfigError
+from veil.identity.app import (
     RTMR_SIZE,
-    RuntimeIdentity,
     expected_measurement,
     gramine_manifest_inputs,
     render_app_identity_file,
-    runtime_identity,
     security_config_digest,
 )
-from veil.errors import ConfigError
+from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import read_package_header
 
 __all__ = ["measure_command"]

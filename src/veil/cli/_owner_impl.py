@@ -16,9 +16,9 @@ from veil.client.expect import ExpectedApp, runtime_pin
 from veil.client.verify import ServerVerification, verify_server
 from veil.crypto.keyfiles import PUBLIC_FILE_MODE, write_key_file
 from veil.crypto.keys import read_code_key
-from veil.enclave.identity import RuntimeIdentity
 from veil.errors import ConfigError, InvalidDataError, OperationError
 from veil.host.simulation import simulation_root_path, simulation_root_public_key
+from veil.identity.runtime import RuntimeIdentity
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
 from veil.owner.verify import read_evidence_file, verify_owner_evidence
 

@@ -12,14 +12,10 @@ from veil.attestation.errors import PolicyError
 from veil.attestation.policy import AllOf, Policy, default_policy
 from veil.attestation.result import Tee, VerifiedQuote
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256
-from veil.enclave.backends.interface import Measurement
-from veil.enclave.identity import (
-    RuntimeIdentity,
-    expected_measurement,
-    runtime_identity,
-    security_config_digest,
-)
 from veil.errors import BindingError, ConfigError, FormatError
+from veil.identity.app import expected_measurement, security_config_digest
+from veil.identity.measurement import Measurement
+from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import read_package_header
 from veil.package.fingerprint import fingerprint_source
 from veil.package.source import prepared_source

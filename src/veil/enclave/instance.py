@@ -20,10 +20,11 @@ from veil.crypto.digest import format_tagged_sha256
 from veil.crypto.hpke import SealingPrivateKey
 from veil.enclave.backends.factory import open_backend
 from veil.enclave.backends.interface import Backend
-from veil.enclave.identity import RuntimeIdentity, runtime_identity, security_config_digest
 from veil.enclave.server import server_tls_context
 from veil.enclave.spec import NodeSpec
 from veil.errors import ConfigError
+from veil.identity.app import security_config_digest
+from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import PackageHeader, read_package_header
 from veil.ratls.extension import RatlsClaims
 from veil.ratls.issue import IssuedCertificate, issue_ratls_certificate

@@ -14,9 +14,9 @@ from veil.attestation.collateral import Collateral
 from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
 from veil.client.expect import ExpectedApp, build_policy, check_claims
 from veil.crypto.hpke import SealingPublicKey, SealingSuite
-from veil.enclave.backends.interface import Measurement
-from veil.enclave.identity import RuntimeIdentity
 from veil.errors import BindingError, FormatError, OperationError
+from veil.identity.measurement import Measurement
+from veil.identity.runtime import RuntimeIdentity
 from veil.package.encrypted import PackageHeader, read_package_header
 from veil.ratls.evidence import VerifiedEvidence, document_claims, verify_evidence_document
 from veil.sealing.binding import instance_binding

@@ -13,7 +13,7 @@ App identity (before any app code runs):
   ``sysfs-devices-virtual-misc-tdx_guest``, since v6.16: a 48-byte write at offset 0 performs
   TDG.MR.RTMR.EXTEND; a read returns the register).
 * SEV-SNP: no runtime-extendable register exists; the guest must be launched with HOST_DATA
-  equal to :func:`veil.enclave.identity.snp_host_data`, which the runtime checks.
+  equal to :func:`veil.identity.app.snp_host_data`, which the runtime checks.
 
 When the platform cannot record it (older kernel, HOST_DATA unset) the backend refuses to
 start unless ``allow_unmeasured_app_insecure=True``. Neither TEE offers a sealing key here
@@ -44,14 +44,8 @@ from veil.enclave.backends.errors import (
     ReportDataMismatchError,
 )
 from veil.enclave.backends.interface import Measurement, check_report_data
-from veil.enclave.identity import (
-    APP_RTMR_INDEX,
-    RTMR_SIZE,
-    RuntimeIdentity,
-    extend_rtmr,
-    snp_host_data,
-    tdx_rtmr_event,
-)
+from veil.identity.app import APP_RTMR_INDEX, RTMR_SIZE, extend_rtmr, snp_host_data, tdx_rtmr_event
+from veil.identity.runtime import RuntimeIdentity
 
 __all__ = [
     "DEFAULT_REPORT_DIR",

@@ -22,7 +22,7 @@ def open_backend(name: str, **options: Any) -> Backend:
 
     Unknown names and unknown options raise ``BackendConfigError``.
     """
-    # Imported here, not at the top: the backend modules import veil.enclave.identity, which
+    # Imported here, not at the top: the backend modules import veil.identity.app, which
     # imports this package, and a node only needs the backend it runs on.
     backend_class: type[Any]
     if name == "simulated":

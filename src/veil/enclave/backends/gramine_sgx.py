@@ -32,12 +32,12 @@ from veil.enclave.backends.errors import (
     ReportDataMismatchError,
 )
 from veil.enclave.backends.interface import Measurement, check_report_data
-from veil.enclave.identity import (
+from veil.errors import FormatError
+from veil.identity.app import (
     APP_IDENTITY_ENCLAVE_PATH,
     MAX_APP_IDENTITY_FILE_BYTES,
     parse_app_identity_file,
 )
-from veil.errors import FormatError
 
 __all__ = [
     "DEFAULT_ATTESTATION_DIR",

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
-import string
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Final, Protocol, runtime_checkable
 
 from veil.attestation.result import Tee
+from veil.identity.measurement import BACKEND_NAMES, Measurement
 
 __all__ = [
     "BACKEND_NAMES",
@@ -21,8 +17,6 @@ __all__ = [
     "check_sealing_label",
 ]
 
-#: Names accepted by :func:`veil.enclave.backends.open_backend` and ``veil measure``.
-BACKEND_NAMES: Final = ("simulated", "gramine-sgx", "configfs-tsm")
 #: Size of the caller-chosen data bound into every quote, in bytes (SGX REPORTDATA, TDX
 #: REPORTDATA, SEV-SNP REPORT_DATA and the simulated quote all hold exactly 64).
 REPORT_DATA_SIZE: Final = 64
@@ -30,8 +24,6 @@ REPORT_DATA_SIZE: Final = 64
 SEALING_KEY_SIZE: Final = 32
 #: Longest sealing-key label, in UTF-8 bytes: labels are short purpose names, not data.
 MAX_SEALING_LABEL_BYTES: Final = 128
-
-_HEX_DIGITS: Final = frozenset(string.hexdigits.lower())
 
 
 def check_report_data(report_data: bytes) -> None:
@@ -52,46 +44,6 @@ def check_sealing_label(label: str) -> bytes:
             f"sealing key label must be 1-{MAX_SEALING_LABEL_BYTES} UTF-8 bytes without NUL"
         )
     return encoded
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """The identity a TEE reports, by name: ``tee`` plus lower-case hex values.
-
-    Names match :func:`veil.attestation.quote.measurements_of` (``mr_enclave``, ``mr_signer``,
-    ``mr_td``, ``rtmr3``…) and the simulated quote (``measurement``), so a verifier can compare
-    an expected measurement with ``VerifiedQuote.measurements`` directly.
-    """
-
-    tee: Tee
-    values: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.tee, Tee):
-            raise TypeError("tee must be a veil.attestation.result.Tee")
-        normalised: dict[str, str] = {}
-        for name, value in self.values.items():
-            if not name or not isinstance(value, str):
-                raise ValueError("measurement names and values must be non-empty strings")
-            lowered = value.lower()
-            if not lowered or not _HEX_DIGITS.issuperset(lowered):
-                raise ValueError(f"measurement {name!r} must be hexadecimal or decimal digits")
-            normalised[name] = lowered
-        object.__setattr__(self, "values", MappingProxyType(normalised))
-
-    def is_matched_by(self, tee: Tee, measurements: Mapping[str, str]) -> bool:
-        """True when ``measurements`` (e.g. ``VerifiedQuote.measurements``) come from the same
-        kind of TEE and hold every value of this one. An empty measurement matches nothing."""
-        if tee != self.tee or not self.values:
-            return False
-        for name, expected in self.values.items():
-            actual = measurements.get(name)
-            if actual is None or not hmac.compare_digest(actual.lower(), expected):
-                return False
-        return True
-
-    def to_json(self) -> dict[str, object]:
-        return {"tee": self.tee.value, "values": dict(self.values)}
 
 
 @runtime_checkable

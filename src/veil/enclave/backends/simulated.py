@@ -28,8 +28,9 @@ from veil.crypto.keyfiles import read_limited_file, write_key_file
 from veil.enclave.backends._sealing import derive_sealing_key
 from veil.enclave.backends.errors import AppIdentityMismatchError, ReportDataMismatchError
 from veil.enclave.backends.interface import Measurement, check_report_data
-from veil.enclave.identity import RuntimeIdentity, simulated_measurement
 from veil.errors import FormatError, OperationError
+from veil.identity.app import simulated_measurement
+from veil.identity.runtime import RuntimeIdentity
 
 __all__ = [
     "PLATFORM_SECRET_FILE_NAME",

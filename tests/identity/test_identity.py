@@ -15,21 +15,19 @@ import veil
 from veil.attestation.result import Tee
 from veil.crypto.digest import sha256_tagged
 from veil.enclave.gramine import manifest_template
-from veil.enclave.identity import (
-    RuntimeIdentity,
-    digest_runtime_files,
+from veil.errors import ConfigError, FormatError, OperationError
+from veil.identity.app import (
     expected_measurement,
     extend_rtmr,
     gramine_manifest_inputs,
     parse_app_identity_file,
     render_app_identity_file,
-    runtime_identity,
     security_config_digest,
     simulated_measurement,
     snp_host_data,
     tdx_rtmr_event,
 )
-from veil.errors import ConfigError, FormatError, OperationError
+from veil.identity.runtime import RuntimeIdentity, digest_runtime_files, runtime_identity
 
 RUNTIME = RuntimeIdentity(version="0.1.0", digest=sha256_tagged(b"runtime files"))
 FINGERPRINT = sha256_tagged(b"app")

@@ -1,0 +1,28 @@
+"""What an enclave attests to: runtime identity, app identity and the measurement model.
+
+The verifier side (owner, users, the key broker) and the enclave both compute these values;
+neither needs the other's code to do it (``enclave/`` records them, ``client/`` and ``owner/``
+expect them).
+"""
+
+from __future__ import annotations
+
+from veil.identity.app import (
+    APP_RTMR_INDEX,
+    RTMR_SIZE,
+    expected_measurement,
+    security_config_digest,
+)
+from veil.identity.measurement import BACKEND_NAMES, Measurement
+from veil.identity.runtime import RuntimeIdentity, runtime_identity
+
+__all__ = [
+    "APP_RTMR_INDEX",
+    "BACKEND_NAMES",
+    "RTMR_SIZE",
+    "Measurement",
+    "RuntimeIdentity",
+    "expected_measurement",
+    "runtime_identity",
+    "security_config_digest",
+]
