@@ -7,7 +7,6 @@ import ssl
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,11 +17,10 @@ from veil.attestation.evidence import RuntimeIdentity as EvidenceRuntime
 from veil.attestation.result import Tee
 from veil.crypto.digest import format_tagged_sha256
 from veil.crypto.hpke import SealingPrivateKey
-from veil.enclave.backends.factory import open_backend
+from veil.enclave.backends.factory import NodeIdentity, open_node_backend
 from veil.enclave.backends.interface import Backend
 from veil.enclave.server import server_tls_context
 from veil.enclave.spec import NodeSpec
-from veil.errors import ConfigError
 from veil.identity.app import security_config_digest
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import PackageHeader, read_package_header
@@ -30,7 +28,7 @@ from veil.ratls.extension import RatlsClaims
 from veil.ratls.issue import IssuedCertificate, issue_ratls_certificate
 from veil.sealing.binding import instance_binding
 
-__all__ = ["EnclaveInstance", "backend_options", "read_header"]
+__all__ = ["EnclaveInstance", "read_header"]
 
 _log = logging.getLogger(__name__)
 
@@ -42,32 +40,6 @@ _SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
 def read_header(spec: NodeSpec) -> PackageHeader:
     """The package's clear header (no key): fingerprint and security config."""
     return read_package_header(spec.package)
-
-
-def backend_options(
-    spec: NodeSpec, header: PackageHeader, runtime: RuntimeIdentity
-) -> dict[str, Any]:
-    """``open_backend`` options for this node: ``node.json``'s plus what the package fixes."""
-    options = dict(spec.backend_options)
-    if spec.backend == "simulated":
-        root = options.pop("root_key", None)
-        secret = options.pop("platform_secret", None)
-        if not isinstance(root, str):
-            raise ConfigError("node.json: backend_options.root_key is required for simulated")
-        root_path = Path(root)
-        if secret is not None and Path(str(secret)) != root_path.parent / "platform.secret":
-            raise ConfigError(
-                "node.json: the simulated platform secret must live beside the root key"
-            )
-        options.update(
-            root_path=root_path,
-            runtime=runtime,
-            fingerprint=header.fingerprint,
-            security_config_digest=security_config_digest(header.security_config_json),
-        )
-    elif spec.backend == "configfs-tsm":
-        options["runtime"] = runtime
-    return options
 
 
 class EnclaveInstance:
@@ -112,7 +84,13 @@ class EnclaveInstance:
     @classmethod
     def create(cls, spec: NodeSpec, header: PackageHeader, *, now: datetime) -> EnclaveInstance:
         runtime = runtime_identity()
-        backend = open_backend(spec.backend, **backend_options(spec, header, runtime))
+        # Only options that cannot change the identity reach the backend (factory.py).
+        identity = NodeIdentity(
+            runtime=runtime,
+            fingerprint=header.fingerprint,
+            security_config_json=header.security_config_json,
+        )
+        backend = open_node_backend(spec.backend, spec.backend_options, identity)
         # Record the app identity before any key exists: nothing is quoted for another app.
         backend.extend_app_identity(
             header.fingerprint, security_config_digest(header.security_config_json)
