@@ -1,4 +1,5 @@
-"""The real DCAP bundles of the shared vectors (quote × collateral × instant × dcap-qvl's verdict).
+"""The real DCAP bundles of the shared vectors (quote × collateral × instant × dcap-qvl's verdict),
+and the verdicts of veil and dcap-qvl on them.
 
 Read from ``_assembled/manifest.json`` (vectors README §B) plus the bundles §A ships complete.
 """
@@ -10,10 +11,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dcap_qvl
+
 from veil.attestation.collateral import Collateral
 from veil.attestation.quote import parse_quote_text
+from veil.attestation.verifier import verify_quote
+from veil.errors import VeilError
 
-__all__ = ["Bundle", "load_bundles", "read_quote"]
+__all__ = [
+    "Bundle",
+    "Verdict",
+    "agree",
+    "load_bundles",
+    "qvl_verdict",
+    "read_quote",
+    "veil_verdict",
+]
 
 #: dcap-qvl rejects these after every signature and TCB check passed: attribute *policy*,
 #: which veil leaves to ``veil.attestation.policy`` (docs/attestation.md, "Layering").
@@ -73,3 +86,41 @@ def load_bundles(vectors: Path) -> dict[str, Bundle]:
             qvl_error=result.get("error"),
         )
     return bundles
+
+
+# ----- verdicts of both verifiers ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    #: TCB status; None when unknown (dcap-qvl refused by attribute policy after its checks).
+    status: str | None
+    detail: str
+
+
+def veil_verdict(quote: bytes, collateral_json: bytes, now: datetime) -> Verdict:
+    try:
+        verified = verify_quote(quote, Collateral.from_dcap_qvl_json(collateral_json), now=now)
+    except VeilError as e:
+        return Verdict(False, None, f"{type(e).__name__}: {e}")
+    return Verdict(True, verified.tcb_status.value, "")
+
+
+def qvl_verdict(quote: bytes, collateral_json: bytes, now: datetime) -> Verdict:
+    try:
+        collateral = dcap_qvl.QuoteCollateralV3.from_json(collateral_json.decode("utf-8"))
+        report = dcap_qvl.verify(quote, collateral, int(now.timestamp()))
+    except (ValueError, UnicodeDecodeError) as e:
+        if any(reason in str(e) for reason in QVL_POLICY_ERRORS):
+            # Every check passed; dcap-qvl then applied policy, which veil leaves to the policy
+            # layer. Count it as a verified quote of unknown status.
+            return Verdict(True, None, str(e))
+        return Verdict(False, None, str(e))
+    return Verdict(True, str(report.status), "")
+
+
+def agree(veil: Verdict, qvl: Verdict) -> bool:
+    if veil.accepted != qvl.accepted:
+        return False
+    return not veil.accepted or qvl.status is None or veil.status == qvl.status

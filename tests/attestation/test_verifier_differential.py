@@ -15,59 +15,19 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import dcap_qvl
 import pytest
 
-from tests.attestation.dcap_bundles import QVL_POLICY_ERRORS, Bundle, load_bundles
-from veil.attestation.collateral import Collateral
+from tests.attestation.dcap_bundles import Bundle, agree, load_bundles, qvl_verdict, veil_verdict
 from veil.attestation.quote import parse_quote
-from veil.attestation.verifier import verify_quote
-from veil.errors import VeilError
 
 NOW = datetime.fromtimestamp(1751000000, UTC)
 SEED = 20250627
 MUTATIONS_PER_TARGET = 75  # × (quote, collateral) × (SGX, TDX) = 300
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
 _END = b"-----END CERTIFICATE-----"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    accepted: bool
-    #: TCB status; None when unknown (dcap-qvl refused by attribute policy after its checks).
-    status: str | None
-    detail: str
-
-
-def veil_verdict(quote: bytes, collateral_json: bytes, now: datetime) -> Verdict:
-    try:
-        verified = verify_quote(quote, Collateral.from_dcap_qvl_json(collateral_json), now=now)
-    except VeilError as e:
-        return Verdict(False, None, f"{type(e).__name__}: {e}")
-    return Verdict(True, verified.tcb_status.value, "")
-
-
-def qvl_verdict(quote: bytes, collateral_json: bytes, now: datetime) -> Verdict:
-    try:
-        collateral = dcap_qvl.QuoteCollateralV3.from_json(collateral_json.decode("utf-8"))
-        report = dcap_qvl.verify(quote, collateral, int(now.timestamp()))
-    except (ValueError, UnicodeDecodeError) as e:
-        if any(reason in str(e) for reason in QVL_POLICY_ERRORS):
-            # Every check passed; dcap-qvl then applied policy, which veil leaves to the policy
-            # layer. Count it as a verified quote of unknown status.
-            return Verdict(True, None, str(e))
-        return Verdict(False, None, str(e))
-    return Verdict(True, str(report.status), "")
-
-
-def agree(veil: Verdict, qvl: Verdict) -> bool:
-    if veil.accepted != qvl.accepted:
-        return False
-    return not veil.accepted or qvl.status is None or veil.status == qvl.status
 
 
 # ----- regions where a disagreement is documented ------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -118,11 +118,19 @@ class Fields:
         except ValueError as e:
             raise CollateralFormatError(f"{self._where}: {key!r} is not a valid date") from e
 
-    def status(self, key: str) -> TcbStatus:
+    def status(
+        self, key: str, *, allowed: Collection[TcbStatus] | None = None, of: str = ""
+    ) -> TcbStatus:
+        """A TCB status; ``allowed`` narrows it to those ``of`` (e.g. a QE identity) defines."""
         text = self.str_(key)
         status = _STATUSES.get(text)
         if status is None:
             raise CollateralFormatError(f"{self._where}: unknown TCB status {text!r}")
+        if allowed is not None and status not in allowed:
+            names = ", ".join(s.value for s in allowed)
+            raise CollateralFormatError(
+                f"{self._where}: TCB status {text!r} is not a {of} status ({names})"
+            )
         return status
 
     def object_(self, key: str) -> Fields:

@@ -59,9 +59,14 @@ class ValidityWindow:
     what: str
     not_before: datetime | None
     not_after: datetime
+    #: ``not_after`` itself is outside the window (a CRL's nextUpdate, as webpki and
+    #: dcap-qvl read it); certificates, TCB info and QE identity include their last second.
+    end_exclusive: bool = False
 
     def contains(self, now: datetime) -> bool:
-        return (self.not_before is None or self.not_before <= now) and now <= self.not_after
+        if self.not_before is not None and now < self.not_before:
+            return False
+        return now < self.not_after if self.end_exclusive else now <= self.not_after
 
 
 def check_windows(windows: Iterable[ValidityWindow], now: datetime, *, allow_expired: bool) -> bool:
@@ -72,10 +77,11 @@ def check_windows(windows: Iterable[ValidityWindow], now: datetime, *, allow_exp
             if allow_expired:
                 return True
             since = window.not_before.isoformat() if window.not_before else "-"
+            until = "before" if window.end_exclusive else "to"
             raise CollateralExpiredError(
                 window.step,
                 f"{window.what} is not valid at {now.isoformat()} "
-                f"(valid {since} to {window.not_after.isoformat()})",
+                f"(valid {since} {until} {window.not_after.isoformat()})",
             )
     return False
 
@@ -337,8 +343,9 @@ class VerifiedCrl:
 
     def window(self, step: str, what: str) -> ValidityWindow:
         # thisUpdate in the future is not refused (as dcap-qvl): a newer CRL only adds
-        # revocations, so judging an old instant with it is stricter, never weaker.
-        return ValidityWindow(step, what, None, self.next_update)
+        # revocations, so judging an old instant with it is stricter, never weaker. At
+        # nextUpdate a newer CRL is due, so that second is already outside (as webpki).
+        return ValidityWindow(step, what, None, self.next_update, end_exclusive=True)
 
 
 def verify_crl(
@@ -349,19 +356,20 @@ def verify_crl(
         crl = x509.load_der_x509_crl(der)
         next_update = crl.next_update_utc
         this_update = crl.last_update_utc
+        algorithm, signature = crl.signature_algorithm_oid, crl.signature
         # The exact signed bytes: ``tbs_certlist_bytes`` re-encodes the whole list each time.
         tbs, issuer_name = crl_tbs_and_issuer(der)
         issuer_subject = _parsed(issuer).subject
-    except ValueError as e:
+    except (ValueError, x509.InvalidVersion) as e:  # InvalidVersion is not a ValueError
         raise QuoteVerificationError(step, f"{what} cannot be parsed: {e}") from e
     if next_update is None:
         raise QuoteVerificationError(step, f"{what} has no nextUpdate")
     if issuer_name != issuer_subject:
         raise QuoteVerificationError(step, f"{what} is not issued by the expected CA")
-    if crl.signature_algorithm_oid != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
+    if algorithm != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
         raise QuoteVerificationError(step, f"{what} is not signed with ECDSA-SHA256")
     key = p256_key(issuer, step=step, what=f"{what} issuer")
-    if not verify_ecdsa_p256(key, crl.signature, tbs):
+    if not verify_ecdsa_p256(key, signature, tbs):
         raise QuoteVerificationError(step, f"{what} has an invalid signature")
     return VerifiedCrl(
         issuer=issuer_name,

@@ -52,7 +52,9 @@ class QeIdentity:
         if version != 2:
             raise CollateralFormatError(f"enclaveIdentity: unsupported version {version}")
         levels = read_isv_svn_levels(
-            fields.objects("tcbLevels", maximum=MAX_TCB_LEVELS), max_svn=_U16_MAX
+            fields.objects("tcbLevels", maximum=MAX_TCB_LEVELS),
+            max_svn=_U16_MAX,
+            of="QE identity",
         )
         if not levels:
             raise CollateralFormatError("enclaveIdentity: no tcbLevels")

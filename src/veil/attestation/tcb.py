@@ -100,7 +100,7 @@ def check_tdx_module(tcb_info: TcbInfo, report: TdReport) -> TcbVerdict | None:
 
     TEE_TCB_SVN[0] is the module's ISVSVN and [1] its major version. Version 0 is judged by
     ``tdxModule`` alone (no status of its own); version *n* > 0 by ``tdxModuleIdentities``
-    entry ``TDX_0n`` when the TCB info lists identities.
+    entry ``TDX_0n``, which must be there.
     """
     base = tcb_info.tdx_module
     if base is None:
@@ -108,8 +108,16 @@ def check_tdx_module(tcb_info: TcbInfo, report: TdReport) -> TcbVerdict | None:
     isv_svn, version = report.tee_tcb_svn[0], report.tee_tcb_svn[1]
     mrsigner, attributes, mask = base.mrsigner, base.attributes, base.attributes_mask
     identity = None
-    if version > 0 and tcb_info.tdx_module_identities:
+    if version > 0:
         wanted = f"TDX_{version:02X}"
+        if not tcb_info.tdx_module_identities:
+            # The platform levels skip TEE_TCB_SVN[0:2] for such a module (match_tcb_level),
+            # so without its identity the module's SVN would go unchecked: fail closed.
+            raise QuoteVerificationError(
+                "9.1",
+                f"TDX TCB info has no tdxModuleIdentities, and TDX module version {version} "
+                f"needs its identity {wanted}",
+            )
         identity = next((i for i in tcb_info.tdx_module_identities if i.id.upper() == wanted), None)
         if identity is None:
             raise QuoteVerificationError("9.1", f"TCB info has no TDX module identity {wanted}")

@@ -181,7 +181,9 @@ def _level(item: Fields, *, version: int, is_tdx: bool) -> TcbLevel:
 
 def _module_identity(item: Fields) -> TdxModuleIdentity:
     levels = read_isv_svn_levels(
-        item.objects("tcbLevels", maximum=MAX_TCB_LEVELS), max_svn=_SVN_MAX
+        item.objects("tcbLevels", maximum=MAX_TCB_LEVELS),
+        max_svn=_SVN_MAX,
+        of="TDX module identity",
     )
     return TdxModuleIdentity(
         id=item.str_("id"),
