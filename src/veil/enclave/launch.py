@@ -57,11 +57,15 @@ class RunningApp:
 
 
 def open_app_data(instance: EnclaveInstance, sealed_dir: Path) -> SealedDirectory:
-    """The app's sealed data directory under this enclave identity."""
+    """The app's sealed data directory under this enclave identity and instance.
+
+    The instance id is part of the key, so another node's data directory, copied here, does
+    not open: only a restart of the same instance reads it back.
+    """
     key = derive_storage_key(
         instance.backend.sealing_key(APP_DATA_LABEL),
         fingerprint=instance.header.fingerprint,
-        purpose=_DATA_PURPOSE,
+        purpose=f"{_DATA_PURPOSE}/instance/{instance.spec.instance_id}",
     )
     return SealedDirectory(sealed_dir / "data", key=key)
 

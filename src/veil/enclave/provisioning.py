@@ -25,7 +25,7 @@ from veil.enclave.storage import (
 )
 from veil.errors import DecryptionError, FormatError
 from veil.package.encrypted import DecryptedPackage, decrypt_package
-from veil.sealing.binding import format_instance_binding
+from veil.sealing.binding import INSTANCE_ID_SIZE, format_instance_binding, parse_instance_id
 from veil.sealing.envelope import unseal
 from veil.sealing.secrets import SecretsPayload
 
@@ -36,6 +36,9 @@ _log = logging.getLogger(__name__)
 #: Logical name the re-sealed secrets are bound to inside ``sealed/secrets.sealed``.
 SEALED_SECRETS_NAME: Final = "provisioned-secrets"
 _SECRETS_PURPOSE: Final = "secrets"
+#: The re-sealed record: this label, the 16-byte instance id it belongs to, then the payload.
+#: The id is inside the authenticated plaintext, so a copy names its origin and cannot lie.
+_RESEALED_LABEL: Final = b"veil/resealed-secrets/v2\x00"
 
 
 @dataclass(frozen=True, repr=False)
@@ -155,11 +158,9 @@ class Authenticator:
         if accepted.restored:
             return
         if accepted.package.header.security_config.allow_restart_without_owner:
+            record = _RESEALED_LABEL + self._instance_id() + accepted.payload.to_bytes()
             write_sealed_file(
-                self._sealed_secrets,
-                accepted.payload.to_bytes(),
-                key=self._storage_key(),
-                name=SEALED_SECRETS_NAME,
+                self._sealed_secrets, record, key=self._storage_key(), name=SEALED_SECRETS_NAME
             )
             _log.info("secrets re-sealed for restarts without the owner")
         else:
@@ -178,7 +179,36 @@ class Authenticator:
             )
             if plaintext is None:
                 return None
-            return self._accept(plaintext, restored=True)
+            payload = self._own_record(plaintext)
+            if payload is None:
+                return None
+            return self._accept(payload, restored=True)
         except (DecryptionError, ProvisioningRejectedError):
             _log.warning("sealed secrets do not open in this enclave; waiting for the owner")
             return None
+
+    def _instance_id(self) -> bytes:
+        return parse_instance_id(self._instance.spec.instance_id)
+
+    def _own_record(self, record: bytes) -> bytes | None:
+        """The payload of a re-sealed record, if this instance sealed it; else ``None``.
+
+        Same package and platform give the same storage key, so another node's copy opens;
+        the instance id sealed inside tells a restart of this instance from a clone. Two nodes
+        started with one instance id stay indistinguishable here: replicas and rollback
+        protection need the key broker (docs/threat-model.md).
+        """
+        head = len(_RESEALED_LABEL) + INSTANCE_ID_SIZE
+        if len(record) < head or not record.startswith(_RESEALED_LABEL):
+            _log.warning("sealed secrets are in an older format; waiting for the owner")
+            return None
+        sealed_by = record[len(_RESEALED_LABEL) : head]
+        if not hmac.compare_digest(sealed_by, self._instance_id()):
+            _log.error(
+                "sealed secrets belong to another instance (%s), not this one (%s): a copy of "
+                "another node's state is refused; waiting for the owner",
+                sealed_by.hex(),
+                self._instance.spec.instance_id,
+            )
+            return None
+        return record[head:]
