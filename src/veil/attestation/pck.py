@@ -71,7 +71,10 @@ _CA_COMMON_NAMES = {
 
 def pck_ca_type_of(certificate: x509.Certificate) -> PckCaType:
     """The CA type named by a PCK certificate's issuer (also the PCK CRL's ``ca`` parameter)."""
-    names = certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    try:
+        names = certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError as e:  # cryptography decodes the issuer lazily, here
+        raise PckExtensionError(f"PCK certificate issuer is malformed: {e}") from e
     common_name = names[0].value if len(names) == 1 else None
     ca_type = _CA_COMMON_NAMES.get(common_name) if isinstance(common_name, str) else None
     if ca_type is None:

@@ -1,0 +1,1 @@
+"""Fuzz harnesses for veil's parsers of untrusted bytes (see README.md)."""

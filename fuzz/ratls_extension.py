@@ -1,0 +1,40 @@
+"""Fuzz harness: RA-TLS certificates (PEM, DER) and veil's CBOR evidence extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fuzz._harness import Harness, main, typed
+from fuzz._veil_inputs import simulated_evidence
+from veil.ratls.extension import VeilEvidence
+from veil.ratls.extract import read_ratls_evidence
+
+#: RA-TLS certificates of other formats (Cosmian, Gramine DICE / legacy), from real enclaves.
+_REAL_CERTIFICATES = (
+    "cosmian-enclave/cert.pem",
+    "bytedance-fedlearner/graphene_ratls_cert.pem",
+)
+
+
+def fuzz_one(data: bytes) -> None:
+    with typed():
+        VeilEvidence.from_cbor(data)
+    with typed():
+        evidence = read_ratls_evidence(data)
+        _ = evidence.claims
+
+
+def seeds(vectors: Path) -> list[bytes]:
+    issued = simulated_evidence().issued
+    return [
+        issued.evidence.to_cbor(),
+        issued.pem,
+        issued.der,
+        *((vectors / path).read_bytes() for path in _REAL_CERTIFICATES),
+    ]
+
+
+HARNESS = Harness(fuzz_one, seeds)
+
+if __name__ == "__main__":
+    main(HARNESS)
