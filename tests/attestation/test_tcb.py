@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -427,3 +428,14 @@ def test_pck_ca_type_needs_an_intel_pck_ca_issuer(vectors_dir: Path) -> None:
         pck_ca_type_of(root)
     with pytest.raises(PckExtensionError, match="no SGX extension"):
         PckExtension.from_certificate(root)
+
+
+def test_pck_ca_type_of_a_malformed_issuer_is_its_error(pck_certificate: x509.Certificate) -> None:
+    """Found by fuzz/pck_chain.py: cryptography decodes the issuer lazily, with a ValueError."""
+    der = pck_certificate.public_bytes(Encoding.DER)
+    country = bytes.fromhex("060355040613025553")  # C=US as a PrintableString
+    position = der.index(country)  # the issuer comes before the subject
+    malformed = der[: position + 5] + b"\x0f" + der[position + 6 :]  # a reserved tag
+    certificate = x509.load_der_x509_certificate(malformed)
+    with pytest.raises(PckExtensionError, match="issuer is malformed"):
+        pck_ca_type_of(certificate)
