@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.identity.test_image_reference import snp_document, tdx_document
 from veil.cli.main import main
 from veil.crypto.digest import sha256_tagged
 from veil.crypto.keys import CodeKey
 from veil.enclave.backends.simulated import SimulatedBackend
-from veil.identity.app import gramine_manifest_inputs, security_config_digest
+from veil.identity.app import (
+    gramine_manifest_inputs,
+    security_config_digest,
+    snp_host_data,
+    tdx_rtmr_event,
+)
+from veil.identity.image import guest_measurement
+from veil.identity.reference import ImageReference
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import read_package_header, write_package
 from veil.package.source import AppSource
@@ -165,3 +173,75 @@ def test_veil_measure_console_script(package: Path) -> None:
     report = json.loads(result.stdout)
     assert report["measurement"]["tee"] == "simulated"
     assert len(report["measurement"]["values"]["measurement"]) == 96
+
+
+def _image_file(tmp_path: Path, tee: str) -> Path:
+    path = tmp_path / f"{tee}.json"
+    path.write_text(json.dumps(tdx_document() if tee == "tdx" else snp_document()))
+    return path
+
+
+def test_measure_configfs_prints_what_the_image_builder_publishes(
+    package: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["measure", str(package), "--backend", "configfs-tsm", *_pinned()]
+    report = _json(capsys, [*argv, "--json"])
+    header = read_package_header(package)
+    event = tdx_rtmr_event(
+        PINNED_RUNTIME, header.fingerprint, security_config_digest(header.security_config_json)
+    )
+    assert report["app_register"] == {"name": "rtmr3_event", "value": event.hex()}
+    assert report["image"] is None
+    template = report["image_reference_template"]
+    assert isinstance(template, dict)
+    assert template["format"] == "veil-image-reference"
+    assert set(template["measurements"]) == {"mr_td", "rtmr0", "rtmr1", "rtmr2"}
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"app register rtmr3_event = {event.hex()}" in out
+    assert "veil-image-reference" in out
+
+
+def test_measure_with_an_image_gives_the_whole_guest_measurement(
+    package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = read_package_header(package)
+    config_digest = security_config_digest(header.security_config_json)
+    for tee in ("tdx", "sev-snp"):
+        report = _json(
+            capsys,
+            [
+                "measure",
+                str(package),
+                "--backend",
+                "configfs-tsm",
+                "--tee",
+                tee,
+                "--image",
+                str(_image_file(tmp_path, tee)),
+                "--json",
+                *_pinned(),
+            ],
+        )
+        image = ImageReference.from_json(_image_file(tmp_path, tee).read_bytes())
+        compute = tdx_rtmr_event if tee == "tdx" else snp_host_data
+        app_register = compute(PINNED_RUNTIME, header.fingerprint, config_digest)
+        assert report["measurement"] == guest_measurement(image, app_register).to_json()
+        assert report["image"] == image.to_json()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--backend", "simulated", "--image", "x.json"],
+        ["--backend", "configfs-tsm", "--tee", "sev-snp", "--image", "TDX"],
+        ["--backend", "configfs-tsm", "--image", "TDX", "--rtmr-initial", "11" * 48],
+        ["--backend", "configfs-tsm", "--image", "missing.json"],
+    ],
+)
+def test_measure_refuses_bad_image_options(
+    package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    extra = [str(_image_file(tmp_path, "tdx")) if item == "TDX" else item for item in extra]
+    assert main(["measure", str(package), *extra]) != 0
+    assert "error" in capsys.readouterr().err

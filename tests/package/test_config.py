@@ -197,3 +197,34 @@ def test_non_canonical_or_invalid_security_config_refused(mutate: object) -> Non
 def test_security_config_parser_raises_only_its_error(data: bytes) -> None:
     with contextlib.suppress(SecurityConfigError):
         SecurityConfig.from_json(data)
+
+
+def test_attestation_image_is_verifier_side_only(tmp_path: Path) -> None:
+    """``[attestation] image`` names the guest image's reference values for the owner's tools;
+    the security config (what the enclave enforces, in the fingerprint) does not carry it."""
+    base = b'name = "demo"\npython_application = "app:app"\n'
+    config = AppConfig.from_toml(base + b'[attestation]\nimage = "../images/tdx.json"\n')
+    assert config.attestation.image == "../images/tdx.json"
+    assert config.attestation.image_path(tmp_path) == tmp_path / "../images/tdx.json"
+    assert AppConfig.from_toml(base).attestation.image_path(tmp_path) is None
+    without = SecurityConfig.from_app_config(
+        AppConfig.from_toml(base), tls_certificate_sha256=None, dependency_lock_sha256=None
+    )
+    with_image = SecurityConfig.from_app_config(
+        config, tls_certificate_sha256=None, dependency_lock_sha256=None
+    )
+    assert with_image.to_json() == without.to_json()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (b"[attestation]\nimage = 3\n", "attestation.image"),
+        (b'[attestation]\nimage = ""\n', "attestation.image"),
+        (b'[attestation]\nimages = "a.json"\n', "unknown key 'attestation.images'"),
+        (b'attestation = "a.json"\n', "attestation"),
+    ],
+)
+def test_bad_attestation_table(table: bytes, message: str) -> None:
+    with pytest.raises(AppConfigError, match=message):
+        AppConfig.from_toml(b'name = "demo"\npython_application = "app:app"\n' + table)

@@ -27,6 +27,7 @@ __all__ = [
     "Policy",
     "Rtmr",
     "SimulatedMeasurement",
+    "SnpGuest",
     "TcbStatusIn",
     "TdAttributes",
     "TeeIn",
@@ -293,6 +294,64 @@ class MrServiceTd:
             raise PolicyError("mr_service_td", f"expected {self.expected.hex()}, got {actual}")
 
 
+# SEV-SNP GUEST_POLICY bits and SIGNING_KEY values (Firmware ABI spec, pub. 56860); the same
+# constants as veil.attestation.snp_report, repeated so the policy needs no report parser.
+_SNP_POLICY_MIGRATE_MA: Final = 1 << 18
+_SNP_POLICY_DEBUG: Final = 1 << 19
+_SNP_SIGNING_KEYS: Final = {"0": "VCEK", "1": "VLEK", "7": "none"}
+
+
+@dataclass(frozen=True)
+class SnpGuest:
+    """SEV-SNP guest rules (no-op for other TEEs).
+
+    * the guest policy's DEBUG bit refused, unless ``allow_debug_insecure``: the host could
+      read and write guest memory;
+    * the MIGRATE_MA bit refused: a migration agent the host chooses could export the guest;
+    * VMPL 0 only: a report requested from a less privileged level comes from code that a
+      paravisor (the image, or whoever wrote VMPL 0) controls, not from the measured guest;
+    * signed by the chip's VCEK; a VLEK (a key the cloud provider loads) only with
+      ``allow_vlek``.
+    """
+
+    allow_vlek: bool = False
+    allow_debug_insecure: bool = False
+
+    def check(self, verified: VerifiedQuote) -> None:
+        if verified.tee is not Tee.SEV_SNP:
+            return
+        raw_policy = verified.measurements.get("policy")
+        if raw_policy is None or len(raw_policy) != 16:
+            raise PolicyError("snp_policy", "the verified report carries no guest policy")
+        policy = int.from_bytes(bytes.fromhex(raw_policy), "little")
+        if policy & _SNP_POLICY_DEBUG and not self.allow_debug_insecure:
+            raise PolicyError(
+                "snp_policy",
+                f"the guest policy allows debugging (POLICY={policy:#x}); "
+                "refused unless allow_debug_insecure",
+            )
+        if policy & _SNP_POLICY_MIGRATE_MA:
+            raise PolicyError(
+                "snp_policy",
+                f"the guest policy allows a migration agent (POLICY={policy:#x}), "
+                "which could export the guest's memory",
+            )
+        vmpl = verified.measurements.get("vmpl")
+        if vmpl != "0":
+            raise PolicyError(
+                "vmpl", f"the report comes from VMPL {vmpl or '(none)'}; only VMPL 0 is the guest"
+            )
+        key = _SNP_SIGNING_KEYS.get(verified.measurements.get("signing_key", ""))
+        if key == "VLEK" and self.allow_vlek:
+            return
+        if key != "VCEK":
+            raise PolicyError(
+                "signing_key",
+                f"the report is signed by a {key or 'unknown'} key; only VCEK is accepted unless "
+                "the image reference values allow VLEK",
+            )
+
+
 @dataclass(frozen=True)
 class ExpectedIdentity:
     """What the verifier expects the enclave to be; the fields of one TEE only."""
@@ -338,11 +397,14 @@ def default_policy(
     allow_debug_insecure: bool = False,
     allow_simulated_insecure: bool = False,
     allow_sept_ve_insecure: bool = False,
+    allow_snp_vlek: bool = False,
 ) -> AllOf:
     """The policy veil applies unless told otherwise.
 
     Refuses simulated evidence, debug enclaves, TCB statuses other than ``UpToDate``, TDX
-    reserved/SEPT_VE/service-TD attribute problems, and anything ``expected`` does not match.
+    reserved/SEPT_VE/service-TD attribute problems, SEV-SNP guests that allow debugging or a
+    migration agent, report from a VMPL other than 0 or are signed by a VLEK (unless
+    ``allow_snp_vlek``), and anything ``expected`` does not match.
     ``allow_advisory_ids=None`` accepts the advisories of an allowed status; a set pins them.
     """
     rules: list[Policy] = []
@@ -367,6 +429,7 @@ def default_policy(
         )
     )
     rules.append(MrServiceTd())
+    rules.append(SnpGuest(allow_vlek=allow_snp_vlek, allow_debug_insecure=allow_debug_insecure))
     if isinstance(expected, ExpectedIdentity):
         rules.extend(expected.policies())
     elif expected is not None:

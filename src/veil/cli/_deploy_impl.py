@@ -15,6 +15,7 @@ from veil.cli._output import emit_json, err_console, out_console, warn
 from veil.cli._vendoring import wheel_store
 from veil.cli.operator import UNTRUSTED_SSL_WARNING
 from veil.errors import ConfigError
+from veil.identity.reference import ImageReference, read_image_reference
 from veil.owner.deploy import DEPLOY_STEPS, SIMULATED_WARNING, DeployOptions, deploy
 
 __all__ = ["deploy_command"]
@@ -53,6 +54,7 @@ def deploy_command(args: argparse.Namespace) -> int:
         no_index=args.no_index,
         wheel_store=wheel_store(args),
         timeout=args.timeout,
+        image=_image(args),
     )
     quiet = args.json or not err_console.is_terminal
     if quiet:
@@ -84,6 +86,10 @@ def deploy_command(args: argparse.Namespace) -> int:
     if not result.end_to_end:
         warn("the TLS channel is NOT end to end: the operator can read the traffic")
     return 0
+
+
+def _image(args: argparse.Namespace) -> ImageReference | None:
+    return read_image_reference(Path(args.image)) if args.image else None
 
 
 def _app_secrets(args: argparse.Namespace) -> dict[str, str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -16,7 +18,11 @@ from veil.identity.app import (
     gramine_manifest_inputs,
     render_app_identity_file,
     security_config_digest,
+    snp_host_data,
+    tdx_rtmr_event,
 )
+from veil.identity.image import APP_REGISTER, guest_measurement
+from veil.identity.reference import image_reference_template, read_image_reference
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import read_package_header
 
@@ -50,6 +56,8 @@ def _rtmr_initial(text: str | None) -> bytes:
 
 
 def measure_command(args: argparse.Namespace) -> int:
+    if args.image is not None and args.backend != "configfs-tsm":
+        raise ConfigError("--image is for the configfs-tsm backend (TDX, SEV-SNP)")
     header = read_package_header(args.package)
     runtime = _runtime(args)
     config_digest = security_config_digest(header.security_config_json)
@@ -70,13 +78,14 @@ def measure_command(args: argparse.Namespace) -> int:
             header.fingerprint, config_digest
         ).decode("ascii")
         report["note"] = _GRAMINE_NOTE
+    elif args.backend == "configfs-tsm":
+        report |= _guest_report(args, runtime, header.fingerprint, config_digest)
     else:
         measurement = expected_measurement(
             backend=args.backend,
             runtime=runtime,
             fingerprint=header.fingerprint,
             security_config_digest=config_digest,
-            tee=_TEES[args.tee] if args.backend == "configfs-tsm" else None,
             rtmr_initial=_rtmr_initial(args.rtmr_initial),
         )
         report["measurement"] = measurement.to_json()
@@ -85,6 +94,44 @@ def measure_command(args: argparse.Namespace) -> int:
         return 0
     _render(report)
     return 0
+
+
+def _guest_report(
+    args: argparse.Namespace, runtime: RuntimeIdentity, fingerprint: str, config_digest: bytes
+) -> dict[str, Any]:
+    """TDX / SEV-SNP: the app register veil records, and what the image builder publishes."""
+    tee = _TEES[args.tee]
+    if tee is Tee.TDX:
+        app_register = tdx_rtmr_event(runtime, fingerprint, config_digest)
+    else:
+        app_register = snp_host_data(runtime, fingerprint, config_digest)
+    report: dict[str, Any] = {
+        # The RTMR3 event veil extends, or the HOST_DATA the guest must be launched with.
+        "app_register": {
+            "name": "rtmr3_event" if tee is Tee.TDX else APP_REGISTER[tee],
+            "value": app_register.hex(),
+        },
+    }
+    if args.image is None:
+        report["measurement"] = expected_measurement(
+            backend="configfs-tsm",
+            runtime=runtime,
+            fingerprint=fingerprint,
+            security_config_digest=config_digest,
+            tee=tee,
+            rtmr_initial=_rtmr_initial(args.rtmr_initial),
+        ).to_json()
+        report["image"] = None
+        report["image_reference_template"] = image_reference_template(tee)
+        return report
+    if args.rtmr_initial is not None:
+        raise ConfigError("--rtmr-initial and --image exclude each other: the image's events count")
+    image = read_image_reference(Path(args.image))
+    if image.tee is not tee:
+        raise ConfigError(f"--image is a {image.tee.value} image; pass --tee {image.tee.value}")
+    report["measurement"] = guest_measurement(image, app_register).to_json()
+    report["image"] = image.to_json()
+    return report
 
 
 def _render(report: dict[str, Any]) -> None:
@@ -100,9 +147,22 @@ def _render(report: dict[str, Any]) -> None:
             out_console.print(f"  {name}={escape(value)}")
         out_console.print(f"note: {report['note']}")
         return
+    app_register = report.get("app_register")
+    if app_register is not None:
+        out_console.print(
+            f"app register {app_register['name']} = {app_register['value']}", soft_wrap=True
+        )
     out_console.print(f"expected measurement ({measurement['tee']}):")
     for name, value in measurement["values"].items():
         out_console.print(f"  {name} = {value}")
+    template = report.get("image_reference_template")
+    if template is not None:
+        out_console.print(
+            "without the image registers: verifiers refuse TDX and SEV-SNP evidence unless "
+            "given the guest image's reference values (--image). The image builder publishes "
+            "(docs/formats.md, 'Image reference values'):"
+        )
+        out_console.print(escape(json.dumps(template, indent=2)), soft_wrap=True)
     if measurement["tee"] == Tee.SIMULATED.value:
         out_console.print(
             "note: the simulated backend protects nothing; policies refuse it by default"

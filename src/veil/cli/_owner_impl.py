@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from veil.crypto.keyfiles import PUBLIC_FILE_MODE, write_key_file
 from veil.crypto.keys import read_code_key
 from veil.errors import ConfigError, InvalidDataError, OperationError
 from veil.host.simulation import simulation_root_path, simulation_root_public_key
+from veil.identity.reference import ImageReference, read_image_reference
 from veil.identity.runtime import RuntimeIdentity
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
 from veil.owner.verify import read_evidence_file, verify_owner_evidence
@@ -92,6 +94,7 @@ def _verify_evidence(args: argparse.Namespace) -> int:
         allow_simulated_insecure=args.allow_simulated_insecure,
         simulation_root_public_key=root,
         runtime=_runtime_pin(args),
+        image=_image(args),
     )
     _write_output(args.output, enclave.ratls_certificate_pem)
     simulated = enclave.evidence.verified_quote.tee is Tee.SIMULATED
@@ -107,9 +110,26 @@ def _verify_evidence(args: argparse.Namespace) -> int:
     )
     out_console.print(f"  tee          {enclave.evidence.verified_quote.tee.value}")
     out_console.print(f"  runtime      {document.runtime.version} {document.runtime.digest}")
+    _render_compared(enclave.compared, enclave.image)
     if args.output:
         out_console.print(f"  certificate  {escape(args.output)}")
     return 0
+
+
+def _image(args: argparse.Namespace) -> ImageReference | None:
+    """``--image FILE``: the guest image's reference values, or ``None``."""
+    return read_image_reference(Path(args.image)) if args.image else None
+
+
+def _render_compared(compared: Mapping[str, str], image: ImageReference | None) -> None:
+    if image is not None:
+        out_console.print(f"  image        {escape(image.describe())}", soft_wrap=True)
+    if not compared:
+        out_console.print("  compared     (no register)")
+        return
+    out_console.print("  compared     " + " ".join(compared))
+    for name, value in compared.items():
+        out_console.print(f"    {name:<12} {value}", soft_wrap=True)
 
 
 def _runtime_pin(args: argparse.Namespace) -> RuntimeIdentity | None:
@@ -126,18 +146,24 @@ def _expected(args: argparse.Namespace) -> ExpectedApp | None:
     if len(given) > 1:
         raise ConfigError("give at most one of --fingerprint, --package, --source")
     runtime = _runtime_pin(args)
+    image = _image(args)
     if args.fingerprint:
         expected = ExpectedApp(fingerprint=args.fingerprint)
     elif args.package:
         expected = ExpectedApp.from_package(Path(args.package))
     elif args.source:
+        # The source's veil.toml may name the image ([attestation] image); --image wins.
         expected = ExpectedApp.from_source(
             Path(args.source), find_links=args.wheels_from, no_index=args.no_index
         )
     elif runtime is not None:
         raise ConfigError("--runtime-digest needs an expected app (--fingerprint, --package, …)")
+    elif image is not None:
+        return ExpectedApp(image=image)
     else:
         return None
+    if image is not None:
+        expected = replace(expected, image=image)
     return expected if runtime is None else replace(expected, runtime=runtime)
 
 
@@ -154,6 +180,7 @@ def _render_user(result: ServerVerification) -> None:
         else "NO"
     )
     out_console.print(f"  measurement  {measurement}")
+    _render_compared(result.compared, None)
 
 
 def _verify_url(args: argparse.Namespace) -> int:
@@ -196,6 +223,7 @@ def seal_evidence_command(args: argparse.Namespace) -> int:
         now=parse_time(args.at),
         allow_simulated_insecure=args.allow_simulated_insecure,
         simulation_root_public_key=simulation_root_for(args),
+        image=_image(args),
     )
     tls = OwnerTls.from_files(args.tls_cert, args.tls_key) if args.tls_cert else None
     app_secrets = read_app_secrets(Path(args.input)) if args.input != "-" else {}

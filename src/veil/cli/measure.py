@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="configfs-tsm on TDX only: RTMR3 before veil extends it (default: 48 zero bytes)",
     )
     parser.add_argument(
+        "--image",
+        metavar="FILE",
+        help="configfs-tsm only: the guest image's reference values; prints the whole expected "
+        "measurement (image registers and the app's RTMR3 or HOST_DATA)",
+    )
+    parser.add_argument(
         "--runtime-version",
         metavar="VERSION",
         help="expect this runtime release instead of the installed one (with --runtime-digest)",

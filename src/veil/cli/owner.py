@@ -11,7 +11,18 @@ from veil.cli.operator import lazy_handler
 from veil.cli.package import add_vendoring_options
 from veil.host.state import DEFAULT_SPAWN_TIMEOUT
 
-__all__ = ["add_simulation_options", "register"]
+__all__ = ["add_image_option", "add_simulation_options", "register"]
+
+
+def add_image_option(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        "--image",
+        metavar="FILE",
+        help=(
+            "the guest image's reference values (JSON, from its builder): required to verify "
+            "a TDX or SEV-SNP enclave"
+        ),
+    )
 
 
 def add_simulation_options(parser: argparse._ActionsContainer) -> None:
@@ -53,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--untrusted-ssl-key", help="operator TLS scenario: operator private key")
     add_vendoring_options(p)
     p.add_argument("--timeout", type=float, default=DEFAULT_SPAWN_TIMEOUT, help="seconds")
+    add_image_option(p)
     p.add_argument(
         "--allow-simulated-insecure",
         action="store_true",
@@ -90,6 +102,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="V",
         help="version of the --runtime-digest runtime (default: the installed veil's)",
     )
+    add_image_option(p)
     p.add_argument("--at", metavar="TIME", help="verify as of this RFC 3339 time (default: now)")
     p.add_argument("-o", "--output", metavar="PEM", help="save the verified certificate")
     add_simulation_options(p)

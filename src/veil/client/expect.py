@@ -1,9 +1,9 @@
-"""What a verifier expects of an enclave: app fingerprint, security config, runtime, measurement."""
+"""What a verifier expects of an enclave: app, security config, runtime, image, measurement."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +13,21 @@ from veil.attestation.policy import AllOf, Policy, default_policy
 from veil.attestation.result import Tee, VerifiedQuote
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256
 from veil.errors import BindingError, ConfigError, FormatError
-from veil.identity.app import expected_measurement, security_config_digest
+from veil.identity.app import (
+    expected_measurement,
+    security_config_digest,
+    snp_host_data,
+    tdx_rtmr_event,
+)
+from veil.identity.image import (
+    SNP_RULE_FIELDS,
+    ImageRequired,
+    MatchesImage,
+    guest_measurement,
+    missing_image_message,
+)
 from veil.identity.measurement import Measurement
+from veil.identity.reference import IMAGE_TEES, ImageReference, read_image_reference
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import read_package_header
 from veil.package.fingerprint import fingerprint_source
@@ -26,6 +39,7 @@ __all__ = [
     "MatchesMeasurement",
     "build_policy",
     "check_claims",
+    "compared_registers",
     "runtime_pin",
 ]
 
@@ -67,6 +81,9 @@ class ExpectedApp:
     alone it is the digest the enclave claims in its certificate. A lying claim cannot help:
     the quote's measurement covers the real digest, so the recomputed value would not match.
     (SGX is the exception: MRENCLAVE cannot be recomputed here; pass ``measurement``.)
+
+    On TDX and SEV-SNP, ``image`` (the guest image's reference values) is required: the
+    image registers are pinned, and RTMR3 / HOST_DATA are recomputed through that image.
     """
 
     fingerprint: str | None = None
@@ -75,6 +92,8 @@ class ExpectedApp:
     runtime: RuntimeIdentity | None = None
     #: An explicit measurement (e.g. an MRENCLAVE from ``veil measure``); overrides recomputing.
     measurement: Measurement | None = None
+    #: The guest image's reference values, required for TDX and SEV-SNP (``--image``).
+    image: ImageReference | None = None
 
     def __post_init__(self) -> None:
         if self.fingerprint is not None:
@@ -89,21 +108,29 @@ class ExpectedApp:
             object.__setattr__(self, "runtime", runtime_identity())
 
     @classmethod
-    def from_package(cls, path: Path) -> ExpectedApp:
+    def from_package(cls, path: Path, *, image: ImageReference | None = None) -> ExpectedApp:
         """From an encrypted package's clear header (no key needed)."""
         header = read_package_header(path)
-        return cls(fingerprint=header.fingerprint, security_config_json=header.security_config_json)
+        return cls(
+            fingerprint=header.fingerprint,
+            security_config_json=header.security_config_json,
+            image=image,
+        )
 
     @classmethod
     def from_source(
         cls, directory: Path, *, find_links: Sequence[Path] = (), no_index: bool = False
     ) -> ExpectedApp:
         """Recomputed from the app's plaintext source, its dependencies vendored as when
-        packaging (the same wheels give the same fingerprint)."""
+        packaging (the same wheels give the same fingerprint). The image reference values are
+        those ``[attestation] image`` in its ``veil.toml`` names, if any."""
         with prepared_source(directory, find_links=find_links, no_index=no_index) as source:
             computed = fingerprint_source(source)
+            image_path = source.config.attestation.image_path(directory)
             return cls(
-                fingerprint=computed.fingerprint, security_config_json=source.security.to_json()
+                fingerprint=computed.fingerprint,
+                security_config_json=source.security.to_json(),
+                image=read_image_reference(image_path) if image_path is not None else None,
             )
 
     @property
@@ -119,21 +146,38 @@ class ExpectedApp:
             return None
         return format_tagged_sha256(security_config_digest(self.security_config_json))
 
+    def _config_digest(self, claims: RatlsClaims | None) -> bytes | None:
+        config_digest = self.expected_config_digest()
+        if config_digest is None and claims is not None:
+            config_digest = claims.security_config_digest
+        return None if config_digest is None else parse_tagged_sha256(config_digest)
+
+    def app_register_for(self, tee: Tee, *, claims: RatlsClaims | None = None) -> bytes | None:
+        """veil's RTMR3 event (TDX) or the HOST_DATA (SEV-SNP) for the expected app, or
+        ``None`` without a fingerprint or a security-config digest."""
+        config_digest = self._config_digest(claims)
+        if self.fingerprint is None or config_digest is None:
+            return None
+        compute = tdx_rtmr_event if tee is Tee.TDX else snp_host_data
+        return compute(self.trusted_runtime(), self.fingerprint, config_digest)
+
     def expected_measurement_for(
         self, tee: Tee, *, claims: RatlsClaims | None = None
     ) -> Measurement | None:
         """The measurement a ``tee`` quote must carry, or ``None`` if it cannot be computed.
 
         Without ``security_config_json`` the security-config digest the enclave ``claims`` is
-        used (see the class docstring); without either, nothing can be computed.
+        used (see the class docstring); without either, nothing can be computed. On TDX and
+        SEV-SNP with ``image``: the image registers and the app register through that image.
         """
         if self.measurement is not None:
             return self.measurement
         if self.fingerprint is None:
             return None
-        config_digest = self.expected_config_digest()
-        if config_digest is None and claims is not None:
-            config_digest = claims.security_config_digest
+        if tee in IMAGE_TEES and self.image is not None and self.image.tee is tee:
+            app_register = self.app_register_for(tee, claims=claims)
+            return None if app_register is None else guest_measurement(self.image, app_register)
+        config_digest = self._config_digest(claims)
         if config_digest is None:
             return None
         backend = _BACKEND_OF_TEE[tee]
@@ -150,7 +194,7 @@ class ExpectedApp:
             backend=backend,
             runtime=self.trusted_runtime(),
             fingerprint=self.fingerprint,
-            security_config_digest=parse_tagged_sha256(config_digest),
+            security_config_digest=config_digest,
             tee=tee,
         )
 
@@ -178,9 +222,27 @@ def build_policy(
     allow_debug_insecure: bool = False,
 ) -> AllOf:
     """veil's default policy, plus the measurement ``expected`` implies for a ``tee`` quote
-    (computed with the enclave's ``claims`` where the verifier lacks the security config)."""
+    (computed with the enclave's ``claims`` where the verifier lacks the security config).
+
+    TDX and SEV-SNP need ``expected.image``: without it ``PolicyError`` naming ``--image`` is
+    raised at once, and the policy refuses such quotes anyway (should ``tee`` be wrong).
+    """
     extra: list[Policy] = []
-    if expected is not None:
+    image = expected.image if expected is not None else None
+    if image is not None and image.tee is not tee and tee is not Tee.SIMULATED:
+        raise PolicyError(
+            "image",
+            f"the image reference values are for {image.tee.value}, the enclave is {tee.value}",
+        )
+    if tee in IMAGE_TEES:
+        if image is None:
+            raise PolicyError("image", missing_image_message(tee))
+        app_register = expected.app_register_for(tee, claims=claims) if expected else None
+        extra.append(MatchesImage(image, app_register))
+    else:
+        # A TDX or SEV-SNP quote behind a ``tee`` that said otherwise is refused all the same.
+        extra.append(ImageRequired())
+    if expected is not None and (tee not in IMAGE_TEES or expected.measurement is not None):
         measurement = expected.expected_measurement_for(tee, claims=claims)
         if measurement is not None:
             extra.append(MatchesMeasurement(measurement))
@@ -188,7 +250,32 @@ def build_policy(
         expected=extra,
         allow_simulated_insecure=allow_simulated_insecure,
         allow_debug_insecure=allow_debug_insecure,
+        allow_snp_vlek=image is not None and image.allow_vlek,
     )
+
+
+def compared_registers(
+    expected: ExpectedApp | None,
+    verified: VerifiedQuote,
+    *,
+    claims: RatlsClaims | None = None,
+) -> Mapping[str, str]:
+    """The registers :func:`build_policy` compared for ``verified``, with their values.
+
+    For reports: every value listed here was required by the policy that accepted the quote.
+    """
+    tee = verified.tee
+    names: list[str] = []
+    if expected is not None:
+        if tee in IMAGE_TEES and expected.image is not None:
+            app_register = expected.app_register_for(tee, claims=claims)
+            names.extend(guest_measurement(expected.image, app_register).values)
+        measurement = expected.expected_measurement_for(tee, claims=claims)
+        if measurement is not None:
+            names.extend(name for name in measurement.values if name not in names)
+    if tee is Tee.SEV_SNP:
+        names.extend(SNP_RULE_FIELDS)
+    return {name: verified.measurements.get(name, "") for name in names}
 
 
 def _equal(a: str, b: str) -> bool:

@@ -7,6 +7,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -16,6 +17,7 @@ from veil.client._tls import parse_https_url, pinned_ssl_context
 from veil.client.expect import ExpectedApp
 from veil.client.verify import ServerVerification, verify_server
 from veil.errors import BindingError, VerificationError
+from veil.identity.reference import ImageReference
 
 __all__ = ["AttestedClient", "UntrustedChannelError"]
 
@@ -37,6 +39,10 @@ class AttestedClient:
 
     ``allow_untrusted_channel_insecure`` accepts the operator TLS scenario, where the operator
     terminates TLS and can read and change traffic: never for real data.
+
+    ``image`` gives the guest image's reference values
+    (:func:`veil.identity.reference.read_image_reference`); TDX and SEV-SNP enclaves are
+    refused without them. It is the same as ``expected=ExpectedApp(..., image=image)``.
     """
 
     def __init__(
@@ -44,6 +50,7 @@ class AttestedClient:
         url: str,
         *,
         expected: ExpectedApp | None = None,
+        image: ImageReference | None = None,
         allow_simulated_insecure: bool = False,
         simulation_root_public_key: bytes | None = None,
         allow_untrusted_channel_insecure: bool = False,
@@ -56,6 +63,12 @@ class AttestedClient:
         self._allow_untrusted = allow_untrusted_channel_insecure
         if allow_untrusted_channel_insecure:
             _log.warning("INSECURE: a TLS channel that is not end to end will be accepted")
+        if image is not None:
+            if expected is not None and expected.image not in (None, image):
+                raise ValueError("give the image once: in expected or as image=, not both")
+            expected = (
+                ExpectedApp(image=image) if expected is None else replace(expected, image=image)
+            )
         self._verifier = verifier or (
             lambda: verify_server(
                 self.base_url,

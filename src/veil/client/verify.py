@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
 from veil.attestation.result import VerifiedQuote
 from veil.client._tls import fetch_peer_certificate, parse_https_url, pinned_ssl_context, spki_der
-from veil.client.expect import ExpectedApp, build_policy, check_claims
+from veil.client.expect import ExpectedApp, build_policy, check_claims, compared_registers
 from veil.errors import BindingError, FormatError, ServiceError
 from veil.ratls.errors import NoEvidenceError
 from veil.ratls.evidence import VerifiedEvidence, document_claims, verify_evidence_document
@@ -66,6 +67,8 @@ class ServerVerification:
     #: True when the enclave answered over a fresh nonce (not a replayed quote).
     fresh: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Every register the policy compared, with the value the quote carries.
+    compared: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def certificate_pem(self) -> bytes:
@@ -85,6 +88,7 @@ class ServerVerification:
             "fingerprint": self.fingerprint,
             "instance_id": self.instance_id,
             "quote": self.verified_quote.to_json(),
+            "compared": dict(self.compared),
             "notes": list(self.notes),
         }
 
@@ -128,6 +132,8 @@ class ServedEvidence:
     evidence: VerifiedEvidence
     #: True when the quote's measurement was recomputed for (runtime, app) and matched.
     measurement_checked: bool
+    #: Every register the policy compared, with the value the quote carries.
+    compared: Mapping[str, str] = field(default_factory=dict)
 
 
 def verify_served_evidence(
@@ -161,7 +167,11 @@ def verify_served_evidence(
         now=now,
         simulation_root_public_key=simulation_root_public_key,
     )
-    return ServedEvidence(evidence=verified, measurement_checked=measurement is not None)
+    return ServedEvidence(
+        evidence=verified,
+        measurement_checked=measurement is not None,
+        compared=compared_registers(expected, verified.verified_quote, claims=claims),
+    )
 
 
 def verify_server(
@@ -231,6 +241,9 @@ def verify_server(
             end_to_end=True,
             expected=expected,
             measurement_checked=measurement is not None,
+            compared=compared_registers(
+                expected, verified.verified_quote, claims=served_evidence.claims
+            ),
             fresh=False,
             notes=notes,
         )
@@ -263,6 +276,7 @@ def verify_server(
         end_to_end=end_to_end,
         expected=expected,
         measurement_checked=served_document.measurement_checked,
+        compared=served_document.compared,
         fresh=True,
         notes=notes,
     )
@@ -280,6 +294,7 @@ def _result(
     end_to_end: bool,
     expected: ExpectedApp | None,
     measurement_checked: bool,
+    compared: Mapping[str, str],
     fresh: bool,
     notes: list[str],
 ) -> ServerVerification:
@@ -309,5 +324,6 @@ def _result(
         code_checked=code_checked,
         measurement_checked=measurement_checked,
         fresh=fresh,
+        compared=compared,
         notes=tuple(notes),
     )

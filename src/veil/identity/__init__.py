@@ -1,4 +1,4 @@
-"""What an enclave attests to: runtime identity, app identity and the measurement model.
+"""What an enclave attests to: runtime, app and guest image identity, and the measurement model.
 
 The verifier side (owner, users, the key broker) and the enclave both compute these values;
 neither needs the other's code to do it (``enclave/`` records them, ``client/`` and ``owner/``
@@ -13,16 +13,21 @@ from veil.identity.app import (
     expected_measurement,
     security_config_digest,
 )
+from veil.identity.image import guest_measurement
 from veil.identity.measurement import BACKEND_NAMES, Measurement
+from veil.identity.reference import ImageReference, read_image_reference
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
 
 __all__ = [
     "APP_RTMR_INDEX",
     "BACKEND_NAMES",
     "RTMR_SIZE",
+    "ImageReference",
     "Measurement",
     "RuntimeIdentity",
     "expected_measurement",
+    "guest_measurement",
+    "read_image_reference",
     "runtime_identity",
     "security_config_digest",
 ]

@@ -187,9 +187,11 @@ def expected_measurement(
 
     * ``simulated``: ``{"measurement": …}``, exactly what the simulated quote carries.
     * ``configfs-tsm`` with ``tee=Tee.TDX`` (default): ``{"rtmr3": …}`` after one extension
-      of ``rtmr_initial`` (all zeros on a guest whose boot chain leaves RTMR3 alone); MRTD and
-      RTMR0-2 measure the VM image and are the image policy's business.
+      of ``rtmr_initial`` (all zeros on a guest whose boot chain leaves RTMR3 alone).
     * ``configfs-tsm`` with ``tee=Tee.SEV_SNP``: ``{"host_data": …}``.
+
+    On TDX and SEV-SNP this app register alone proves nothing: verifiers pin the guest image
+    too, with :func:`veil.identity.image.guest_measurement` over its reference values.
     * ``gramine-sgx``: raises ``ConfigError``: use :func:`gramine_manifest_inputs` and
       ``gramine-sgx-sign``.
     """

@@ -108,7 +108,9 @@ def serving_channel(
     verification = verify_server(
         url,
         expected=ExpectedApp(
-            fingerprint=header.fingerprint, security_config_json=header.security_config_json
+            fingerprint=header.fingerprint,
+            security_config_json=header.security_config_json,
+            image=options.image,
         ),
         allow_simulated_insecure=options.allow_simulated_insecure,
         simulation_root_public_key=_simulation_root(options),
@@ -150,6 +152,7 @@ def fetch_and_verify(
         now=datetime.now(UTC),
         allow_simulated_insecure=options.allow_simulated_insecure,
         simulation_root_public_key=_simulation_root(options),
+        image=options.image,
     )
 
 

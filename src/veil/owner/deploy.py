@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -21,6 +21,7 @@ from veil.host.supervisor import (
     stop_node,
     wait_for_state,
 )
+from veil.identity.reference import ImageReference, read_image_reference
 from veil.package.config import CONFIG_FILE_NAME, AppConfig
 from veil.package.encrypted import read_package_header, write_package
 from veil.package.source import prepared_source
@@ -79,6 +80,9 @@ class DeployOptions:
     #: Reuse an existing package and its code key instead of packaging ``source``.
     package: Path | None = None
     code_key: Path | None = None
+    #: The guest image's reference values (TDX, SEV-SNP); default: ``[attestation] image``
+    #: of the app's ``veil.toml``.
+    image: ImageReference | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,13 @@ def _app_name(source: Path | None, options: DeployOptions) -> str:
     return AppConfig.from_toml(source / CONFIG_FILE_NAME).name
 
 
+def _image(source: Path | None, options: DeployOptions) -> ImageReference | None:
+    if options.image is not None or source is None:
+        return options.image
+    path = AppConfig.from_toml(source / CONFIG_FILE_NAME).attestation.image_path(source)
+    return read_image_reference(path) if path is not None else None
+
+
 def deploy(
     source: Path | None,
     options: DeployOptions,
@@ -166,6 +177,7 @@ def deploy(
             "--allow-simulated-insecure to deploy on it anyway (test data only)"
         )
     name = _app_name(source, options)
+    options = replace(options, image=_image(source, options))
     if node_paths(name).root.exists():  # before packaging, which takes a while
         raise NameInUseError(
             f"a node named {name!r} already exists; pass --name, or `veil stop {name} --remove`"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -12,10 +13,11 @@ from cryptography.hazmat.primitives import serialization
 
 from veil.attestation.collateral import Collateral
 from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
-from veil.client.expect import ExpectedApp, build_policy, check_claims
+from veil.client.expect import ExpectedApp, build_policy, check_claims, compared_registers
 from veil.crypto.hpke import SealingPublicKey, SealingSuite
 from veil.errors import BindingError, FormatError, OperationError
 from veil.identity.measurement import Measurement
+from veil.identity.reference import ImageReference
 from veil.identity.runtime import RuntimeIdentity
 from veil.package.encrypted import PackageHeader, read_package_header
 from veil.ratls.evidence import VerifiedEvidence, document_claims, verify_evidence_document
@@ -41,6 +43,10 @@ class OwnerVerifiedEnclave:
 
     evidence: VerifiedEvidence
     header: PackageHeader
+    #: Every register the policy compared, with the value the quote carries.
+    compared: Mapping[str, str] = field(default_factory=dict)
+    #: The guest image's reference values (TDX, SEV-SNP), when given.
+    image: ImageReference | None = None
 
     @property
     def document(self) -> EvidenceDocument:
@@ -88,6 +94,8 @@ class OwnerVerifiedEnclave:
             "instance_id": self.instance_id,
             "tee": quote.tee.value,
             "measurements": dict(quote.measurements),
+            "compared": dict(self.compared),
+            "image": self.image.to_json() if self.image is not None else None,
             "tcb_status": quote.tcb_status.value,
             "runtime": {
                 "version": self.document.runtime.version,
@@ -119,6 +127,7 @@ def verify_owner_evidence(
     collateral: Collateral | None = None,
     expected_measurement: Measurement | None = None,
     runtime: RuntimeIdentity | None = None,
+    image: ImageReference | None = None,
 ) -> OwnerVerifiedEnclave:
     """Verify ``document`` as the owner of ``package``.
 
@@ -128,6 +137,8 @@ def verify_owner_evidence(
     3. The quote, collateral and RA-TLS certificate verify at ``now``; the default policy
        holds (simulated and debug enclaves refused unless allowed); the measurement equals the
        one recomputed for (this runtime, the package's fingerprint and security config).
+       TDX and SEV-SNP also need ``image`` (``--image``): MRTD + RTMR0-2 or MEASUREMENT must
+       be the image's, and RTMR3 or HOST_DATA the app's through that image.
     4. Every field of the document equals what the attested enclave signed.
     """
     header = read_package_header(package) if isinstance(package, Path) else package
@@ -145,6 +156,7 @@ def verify_owner_evidence(
         security_config_json=header.security_config_json,
         runtime=runtime,
         measurement=expected_measurement,
+        image=image,
     )
     claims = document_claims(document)
     check_claims(claims, expected)
@@ -162,4 +174,9 @@ def verify_owner_evidence(
         collateral=collateral,
         simulation_root_public_key=simulation_root_public_key,
     )
-    return OwnerVerifiedEnclave(evidence=verified, header=header)
+    return OwnerVerifiedEnclave(
+        evidence=verified,
+        header=header,
+        compared=compared_registers(expected, verified.verified_quote, claims=claims),
+        image=image,
+    )

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "AppConfig",
     "AppConfigError",
+    "AttestationConfig",
     "DependencyConfig",
     "Interface",
     "TlsConfig",
@@ -79,6 +80,19 @@ class DependencyConfig:
 
 
 @dataclass(frozen=True)
+class AttestationConfig:
+    """How the owner's tools verify the enclave. Verifier-side only: not in the security config
+    (the enclave never reads it), so changing it changes no attested identity."""
+
+    #: The guest image's reference-value file (TDX, SEV-SNP), relative to the app directory
+    #: or absolute; what ``--image`` gives on the command line.
+    image: str | None = None
+
+    def image_path(self, app_dir: Path) -> Path | None:
+        return None if self.image is None else app_dir / self.image
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """A validated ``veil.toml``. Build it with :meth:`from_toml`."""
 
@@ -90,6 +104,7 @@ class AppConfig:
     ignore: tuple[str, ...] = ()
     tls: TlsConfig = field(default_factory=TlsConfig)
     dependencies: DependencyConfig = field(default_factory=DependencyConfig)
+    attestation: AttestationConfig = field(default_factory=AttestationConfig)
 
     @classmethod
     def from_toml(cls, source: Path | bytes, *, origin: str | None = None) -> AppConfig:
@@ -197,6 +212,7 @@ class _Reader:
                 "ignore",
                 "tls",
                 "dependencies",
+                "attestation",
             },
             "",
         )
@@ -229,7 +245,16 @@ class _Reader:
             ignore=self._ignore(doc),
             tls=self._tls(self._table(doc, "tls")),
             dependencies=self._dependencies(self._table(doc, "dependencies")),
+            attestation=self._attestation(self._table(doc, "attestation")),
         )
+
+    def _attestation(self, table: Mapping[str, Any]) -> AttestationConfig:
+        self._check_keys(table, {"image"}, "attestation.")
+        expected = "a path to the guest image's reference-value JSON file"
+        image = self._string(table, "image", "attestation.image", expected)
+        if image is not None and (not image or len(image) > _MAX_PATH_CHARS or "\0" in image):
+            raise self._fail("attestation.image", expected)
+        return AttestationConfig(image=image)
 
     def _ignore(self, doc: Mapping[str, Any]) -> tuple[str, ...]:
         value = doc.get("ignore", [])
