@@ -34,8 +34,8 @@ from typing import Final
 
 from veil.attestation.quote import MAX_QUOTE_BYTES, measurements_of, parse_quote
 from veil.attestation.result import Tee
+from veil.attestation.snp_report import parse_snp_report, snp_measurements_of
 from veil.enclave.backends._devfs import DeviceFiles, OsDeviceFiles, read_exact, read_text_line
-from veil.enclave.backends._snp_report import parse_snp_report_head
 from veil.enclave.backends.errors import (
     AppIdentityMismatchError,
     BackendConfigError,
@@ -179,7 +179,7 @@ class ConfigfsTsmBackend:
 
     def _report_data_of(self, blob: bytes) -> bytes:
         if self.tee == Tee.SEV_SNP:
-            return parse_snp_report_head(blob).report_data
+            return parse_snp_report(blob).report_data
         quote = parse_quote(blob)
         if quote.tee != Tee.TDX:
             raise DeviceFormatError(f"tdx_guest returned a {quote.tee.value} quote")
@@ -203,7 +203,9 @@ class ConfigfsTsmBackend:
         # Not cached: RTMR3 changes when the app identity is recorded.
         blob = self.quote(bytes(64))
         if self.tee == Tee.SEV_SNP:
-            return Measurement(Tee.SEV_SNP, parse_snp_report_head(blob).identity_values())
+            values = snp_measurements_of(parse_snp_report(blob))
+            values.pop("report_data", None)
+            return Measurement(Tee.SEV_SNP, values)
         values = measurements_of(parse_quote(blob))
         values.pop("report_data", None)
         return Measurement(Tee.TDX, values)
@@ -262,7 +264,7 @@ class ConfigfsTsmBackend:
 
     def _check_host_data(self, fingerprint: str, security_config_digest: bytes) -> None:
         expected = snp_host_data(self._runtime, fingerprint, security_config_digest)
-        actual = parse_snp_report_head(self.quote(bytes(64))).host_data
+        actual = parse_snp_report(self.quote(bytes(64))).host_data
         if not any(actual):
             self._unmeasured("the SEV-SNP guest was launched without HOST_DATA")
             return
