@@ -46,6 +46,8 @@ def _evidence(package: Path, **doctored: object) -> EvidenceDocument:
     instance = make_instance(package)
     if doctored:
         instance.claims = dataclasses.replace(instance.claims, **doctored)  # type: ignore[arg-type]
+        # The lying runtime signs the doctored claims into the one certificate it attests.
+        instance.bind_serving_key(instance._tls_key)
     return instance.evidence_document(nonce=NONCE)
 
 

@@ -147,6 +147,7 @@ EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
     "deployment.instance_id": _set("deployment.instance_id", "22" * 16),
     "deployment.sans": _set("deployment.sans", ["evil.example"]),
     "deployment.nonce": _set("deployment.nonce", _b64(b"\x02" * 32)),
+    "deployment.nonce_signature": _set("deployment.nonce_signature", _flip_b64),
     "deployment.port": _set("deployment.port", lambda port: port + 1),
     "deployment.created_at": _set("deployment.created_at", "2020-01-01T00:00:00Z"),
     "app.security_config_digest": _set("app.security_config_digest", "sha256:" + "33" * 32),

@@ -124,6 +124,72 @@ def test_evidence_timeout_is_503(
     assert "timed out" in response.json()["error"]
 
 
+class GatedController(FakeController):
+    """Evidence calls that hold their slot until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = 0
+
+    async def evidence(self, *, nonce: bytes | None) -> bytes:
+        self.entered += 1
+        await self.gate.wait()
+        return await super().evidence(nonce=nonce)
+
+
+def test_evidence_flood_beyond_the_bound_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unauthenticated flood gets bounded work: MAX_EVIDENCE_IN_FLIGHT built at once,
+    MAX_EVIDENCE_QUEUED waiting, the rest refused at once with a 503 and Retry-After."""
+    monkeypatch.setattr(bootstrap, "MAX_EVIDENCE_QUEUED", 3)
+    controller = GatedController()
+    transport = httpx.ASGITransport(app=build_bootstrap_app(controller))
+    flood = bootstrap.MAX_EVIDENCE_IN_FLIGHT + 3 + 5
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=transport, base_url="https://node") as c:
+            tasks = [
+                asyncio.create_task(c.get("/_veil/evidence", params={"nonce": f"{i:02x}"}))
+                for i in range(flood)
+            ]
+            while sum(t.done() for t in tasks) < 5:
+                await asyncio.sleep(0.001)
+            # The refused answers came while every slot was still held.
+            assert controller.entered == bootstrap.MAX_EVIDENCE_IN_FLIGHT
+            controller.gate.set()
+            return list(await asyncio.gather(*tasks))
+
+    responses = asyncio.run(asyncio.wait_for(run(), timeout=10))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * (flood - 5) + [503] * 5
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["retry-after"] == "1"
+    assert controller.entered == flood - 5
+
+
+def test_evidence_waiting_too_long_for_a_slot_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bootstrap, "EVIDENCE_QUEUE_SECONDS", 0.05)
+    controller = GatedController()
+    transport = httpx.ASGITransport(app=build_bootstrap_app(controller))
+
+    async def run() -> tuple[list[httpx.Response], httpx.Response]:
+        async with httpx.AsyncClient(transport=transport, base_url="https://node") as c:
+            holders = [
+                asyncio.create_task(c.get("/_veil/evidence"))
+                for _ in range(bootstrap.MAX_EVIDENCE_IN_FLIGHT)
+            ]
+            while controller.entered < bootstrap.MAX_EVIDENCE_IN_FLIGHT:
+                await asyncio.sleep(0.001)
+            late = await c.get("/_veil/evidence")
+            controller.gate.set()
+            return list(await asyncio.gather(*holders)), late
+
+    held, late = asyncio.run(asyncio.wait_for(run(), timeout=10))
+    assert late.status_code == 503
+    assert "too many evidence requests" in late.json()["error"]
+    assert [r.status_code for r in held] == [200] * bootstrap.MAX_EVIDENCE_IN_FLIGHT
+
+
 def test_provision_accepted_is_202(client: Client, controller: FakeController) -> None:
     response = client.post("/_veil/provision", content=b"VEILSEAL...")
     assert response.status_code == 202

@@ -40,6 +40,8 @@ _MAX_SAN_CHARS: Final = 253
 _MAX_SANS: Final = 32
 _MAX_SUITE_CHARS: Final = 64
 _MAX_NONCE_BYTES: Final = 64
+#: Longest nonce signature, in bytes: a DER ECDSA P-256 signature is at most 72 bytes.
+_MAX_NONCE_SIGNATURE_BYTES: Final = 72
 _MAX_BINARY_BYTES: Final = 256 * 1024
 _INSTANCE_ID: Final = re.compile(r"[0-9a-f]{32}")
 _PRINTABLE: Final = re.compile(r"[\x21-\x7e]+")
@@ -139,13 +141,19 @@ class AppIdentity:
 
 @dataclass(frozen=True, kw_only=True)
 class Deployment:
-    """Per-deployment parameters (not part of the fingerprint; bound by the enclave's key)."""
+    """Per-deployment parameters (not part of the fingerprint; bound by the enclave's key).
+
+    ``nonce`` is the verifier's nonce this document answers and ``nonce_signature`` the attested
+    certificate key's signature over it (``veil.ratls.freshness``); both empty when no nonce
+    was asked.
+    """
 
     instance_id: str
     sans: tuple[str, ...]
     port: int
     created_at: datetime
     nonce: bytes = b""
+    nonce_signature: bytes = b""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sans", tuple(self.sans))
@@ -161,6 +169,12 @@ class Deployment:
             raise EvidenceFormatError("deployment.created_at: must be timezone-aware")
         if len(self.nonce) > _MAX_NONCE_BYTES:
             raise EvidenceFormatError(f"deployment.nonce: at most {_MAX_NONCE_BYTES} bytes")
+        if len(self.nonce_signature) > _MAX_NONCE_SIGNATURE_BYTES:
+            raise EvidenceFormatError(
+                f"deployment.nonce_signature: at most {_MAX_NONCE_SIGNATURE_BYTES} bytes"
+            )
+        if self.nonce_signature and not self.nonce:
+            raise EvidenceFormatError("deployment.nonce_signature: present without a nonce")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -266,7 +280,7 @@ class EvidenceDocument:
             top["deployment"],
             "deployment",
             frozenset({"instance_id", "sans", "port", "created_at"}),
-            frozenset({"nonce"}),
+            frozenset({"nonce", "nonce_signature"}),
         )
         sans = deployment["sans"]
         if not isinstance(sans, list):
@@ -293,6 +307,13 @@ class EvidenceDocument:
                 created_at=_time(deployment["created_at"], "deployment.created_at"),
                 nonce=_b64(deployment["nonce"], "deployment.nonce", _MAX_NONCE_BYTES)
                 if "nonce" in deployment
+                else b"",
+                nonce_signature=_b64(
+                    deployment["nonce_signature"],
+                    "deployment.nonce_signature",
+                    _MAX_NONCE_SIGNATURE_BYTES,
+                )
+                if "nonce_signature" in deployment
                 else b"",
             ),
             sealing=SealingKeyInfo(
@@ -327,6 +348,10 @@ class EvidenceDocument:
         }
         if self.deployment.nonce:
             document["deployment"]["nonce"] = base64.b64encode(self.deployment.nonce).decode()
+        if self.deployment.nonce_signature:
+            document["deployment"]["nonce_signature"] = base64.b64encode(
+                self.deployment.nonce_signature
+            ).decode()
         if self.collateral is not None:
             document["collateral"] = json.loads(self.collateral.to_bundle_json())
         if self.simulation_root_public_key is not None:

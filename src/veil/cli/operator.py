@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("name")
     p.add_argument("-o", "--output", required=True, help="evidence.json to write ('-': stdout)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--nonce", help="hex nonce from the verifier, bound into a fresh quote")
+    group.add_argument("--nonce", help="hex nonce from the verifier, signed by the attested key")
     group.add_argument("--fresh-nonce", action="store_true", help="bind a random nonce")
     source = p.add_mutually_exclusive_group()
     source.add_argument(

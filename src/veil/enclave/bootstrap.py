@@ -14,12 +14,16 @@ from starlette.routing import Route
 
 from veil.enclave.errors import NotWaitingError, ProvisioningRejectedError
 from veil.errors import FormatError
+from veil.ratls.extension import MAX_NONCE_BYTES
 from veil.sealing.envelope import MAX_ENVELOPE_BYTES
 
 __all__ = [
     "BODY_READ_TIMEOUT_SECONDS",
     "BOOTSTRAP_PREFIX",
+    "EVIDENCE_QUEUE_SECONDS",
     "EVIDENCE_TIMEOUT_SECONDS",
+    "MAX_EVIDENCE_IN_FLIGHT",
+    "MAX_EVIDENCE_QUEUED",
     "MAX_NONCE_BYTES",
     "MAX_PROVISION_BYTES",
     "BootstrapController",
@@ -32,13 +36,20 @@ _log = logging.getLogger(__name__)
 BOOTSTRAP_PREFIX: Final = "/_veil/"
 #: Largest provisioning body, in bytes: exactly the largest sealed envelope that can exist.
 MAX_PROVISION_BYTES: Final = MAX_ENVELOPE_BYTES
-#: Longest nonce a verifier may ask to be quoted, in bytes (RUNTIME-CONTRACT.md).
-MAX_NONCE_BYTES: Final = 64
 #: Time a client gets to send the whole provisioning body, in seconds: 1 MiB takes well under
 #: a second on any real link, and a slow sender must not hold the single provisioning slot.
 BODY_READ_TIMEOUT_SECONDS: Final = 15.0
-#: Time a backend gets to produce a quote, in seconds (hardware quoting takes ~10-100 ms).
+#: Time the node gets to build an evidence document, in seconds (no quote: a signature).
 EVIDENCE_TIMEOUT_SECONDS: Final = 30.0
+#: Evidence documents being built at once (each on a worker thread). Building one costs a
+#: signature, well under a millisecond, so a few keep up with any real verifier while a flood
+#: cannot take the worker threads that provisioning needs.
+MAX_EVIDENCE_IN_FLIGHT: Final = 4
+#: Evidence requests waiting for a slot; any more are answered 503 at once.
+MAX_EVIDENCE_QUEUED: Final = 256
+#: Time a request waits for a slot, in seconds, before a 503 (a slot frees every millisecond).
+EVIDENCE_QUEUE_SECONDS: Final = 5.0
+_BUSY: Final = {"cache-control": "no-store", "retry-after": "1"}
 _NO_STORE: Final = {"cache-control": "no-store"}
 REJECTED_MESSAGE: Final = "sealed secrets rejected"
 
@@ -51,7 +62,7 @@ class BootstrapController(Protocol):
         ...
 
     async def evidence(self, *, nonce: bytes | None) -> bytes:
-        """The evidence document as JSON bytes, with a fresh quote over ``nonce`` if given."""
+        """The evidence document as JSON bytes, answering ``nonce`` (signed) if given."""
         ...
 
     async def provision(self, envelope: bytes) -> Mapping[str, object]:
@@ -99,8 +110,39 @@ async def _read_limited_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+class _EvidenceSlots:
+    """At most ``MAX_EVIDENCE_IN_FLIGHT`` evidence requests served and ``MAX_EVIDENCE_QUEUED``
+    waiting, each at most ``EVIDENCE_QUEUE_SECONDS``: the endpoint is unauthenticated."""
+
+    def __init__(self) -> None:
+        self._semaphore: asyncio.Semaphore | None = None
+        self._queued = 0
+
+    async def acquire(self) -> bool:
+        """True once a slot is held (give it back with :meth:`release`); False when busy."""
+        if self._semaphore is None:  # created on first use, in the serving event loop
+            self._semaphore = asyncio.Semaphore(MAX_EVIDENCE_IN_FLIGHT)
+        if self._semaphore.locked() and self._queued >= MAX_EVIDENCE_QUEUED:
+            return False
+        self._queued += 1
+        try:
+            async with asyncio.timeout(EVIDENCE_QUEUE_SECONDS):
+                await self._semaphore.acquire()
+        except TimeoutError:
+            return False
+        finally:
+            self._queued -= 1
+        return True
+
+    def release(self) -> None:
+        if self._semaphore is None:
+            raise RuntimeError("release without acquire")
+        self._semaphore.release()
+
+
 def build_bootstrap_app(controller: BootstrapController) -> Starlette:
     """The ASGI app serving ``/_veil/*`` for ``controller``."""
+    evidence_slots = _EvidenceSlots()
 
     async def status(request: Request) -> Response:
         return JSONResponse(dict(controller.status()), headers=_NO_STORE)
@@ -110,6 +152,12 @@ def build_bootstrap_app(controller: BootstrapController) -> Starlette:
             nonce = parse_nonce(request.query_params.get("nonce"))
         except FormatError as e:
             return _error(400, str(e))
+        if not await evidence_slots.acquire():
+            return JSONResponse(
+                {"error": "too many evidence requests, retry later"},
+                status_code=503,
+                headers=_BUSY,
+            )
         try:
             document = await asyncio.wait_for(
                 controller.evidence(nonce=nonce), timeout=EVIDENCE_TIMEOUT_SECONDS
@@ -119,6 +167,8 @@ def build_bootstrap_app(controller: BootstrapController) -> Starlette:
         except Exception as e:
             _log.error("evidence generation failed (%s)", type(e).__name__)
             return _error(503, "evidence generation failed")
+        finally:
+            evidence_slots.release()
         return Response(document, media_type="application/json", headers=_NO_STORE)
 
     async def provision(request: Request) -> Response:

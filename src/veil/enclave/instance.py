@@ -7,6 +7,7 @@ import ssl
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,20 +22,28 @@ from veil.enclave.backends.factory import NodeIdentity, open_node_backend
 from veil.enclave.backends.interface import Backend
 from veil.enclave.server import server_tls_context
 from veil.enclave.spec import NodeSpec
+from veil.errors import OperationError
 from veil.identity.app import security_config_digest
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.package.encrypted import PackageHeader, read_package_header
 from veil.ratls.extension import RatlsClaims
+from veil.ratls.freshness import sign_freshness
 from veil.ratls.issue import IssuedCertificate, issue_ratls_certificate
 from veil.sealing.binding import instance_binding
 
-__all__ = ["EnclaveInstance", "read_header"]
+__all__ = ["MAX_CONCURRENT_QUOTES", "QUOTE_WAIT_SECONDS", "EnclaveInstance", "read_header"]
 
 _log = logging.getLogger(__name__)
 
 _PEM = serialization.Encoding.PEM
 _DER = serialization.Encoding.DER
 _SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+
+#: Quotes this instance asks of its backend at once. The quoting enclave is shared by every
+#: enclave on the host and a hardware quote takes ~10-100 ms: nothing may queue more.
+MAX_CONCURRENT_QUOTES: Final = 1
+#: Time a quote waits for its slot, in seconds, before failing (beyond any backend's quote time).
+QUOTE_WAIT_SECONDS: Final = 30.0
 
 
 def read_header(spec: NodeSpec) -> PackageHeader:
@@ -80,6 +89,7 @@ class EnclaveInstance:
         # certificate's key once the app serves with it.
         self._evidence_key = tls_key
         self._evidence_certificate = certificate
+        self._quote_slots = threading.BoundedSemaphore(MAX_CONCURRENT_QUOTES)
 
     @classmethod
     def create(cls, spec: NodeSpec, header: PackageHeader, *, now: datetime) -> EnclaveInstance:
@@ -137,18 +147,23 @@ class EnclaveInstance:
         )
         return server_tls_context(self.certificate.pem, key_pem, scratch_dir=scratch_dir)
 
-    def issue_certificate(
-        self, key: ec.EllipticCurvePrivateKey, *, nonce: bytes = b""
-    ) -> IssuedCertificate:
-        """A fresh RA-TLS certificate for ``key`` whose quote also binds ``nonce``."""
+    def _bounded_quote(self, report_data: bytes) -> bytes:
+        if not self._quote_slots.acquire(timeout=QUOTE_WAIT_SECONDS):
+            raise OperationError("the TEE backend is busy with other quotes")
+        try:
+            return self.backend.quote(report_data)
+        finally:
+            self._quote_slots.release()
+
+    def issue_certificate(self, key: ec.EllipticCurvePrivateKey) -> IssuedCertificate:
+        """A new RA-TLS certificate for ``key``: one quote, through the bounded quote slot."""
         return issue_ratls_certificate(
             key,
-            quote_fn=self.backend.quote,
+            quote_fn=self._bounded_quote,
             sealing_public_key=self.sealing_key.public_key().to_bytes(),
             sealing_suite=self.sealing_key.suite.value,
             sans=list(self.spec.san),
             now=datetime.now(UTC),
-            nonce=nonce,
             claims=self.claims,
         )
 
@@ -171,11 +186,17 @@ class EnclaveInstance:
         return True
 
     def evidence_document(self, *, nonce: bytes | None = None) -> EvidenceDocument:
-        """The evidence document: the current certificate, or a fresh one binding ``nonce``."""
+        """The evidence document for the current certificate; over ``nonce``, also that
+        certificate key's signature answering it (no quote: the certificate's is reused)."""
         with self._lock:
             key, certificate = self._evidence_key, self._evidence_certificate
-        if nonce:
-            certificate = self.issue_certificate(key, nonce=nonce)
+        signature = (
+            sign_freshness(
+                key, nonce=nonce, instance_id=self.spec.instance_id, certificate_der=certificate.der
+            )
+            if nonce
+            else b""
+        )
         root = getattr(self.backend, "root_public_key", None)
         return EvidenceDocument(
             tee=self.backend.tee,
@@ -198,6 +219,7 @@ class EnclaveInstance:
                 port=self.claims.port,
                 created_at=self.claims.created_at,
                 nonce=nonce or b"",
+                nonce_signature=signature,
             ),
             sealing=SealingKeyInfo(
                 public_key=self.sealing_key.public_key().to_bytes(),

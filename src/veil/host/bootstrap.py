@@ -10,6 +10,7 @@ from typing import Final
 import httpx
 
 from veil.errors import FormatError, ProvisioningError, ServiceError
+from veil.ratls.extension import MAX_NONCE_BYTES
 
 __all__ = [
     "MAX_BOOTSTRAP_RESPONSE_BYTES",
@@ -24,8 +25,6 @@ _log = logging.getLogger(__name__)
 #: Largest bootstrap response read, in bytes: evidence with a PCK chain is ~10 KiB; the
 #: operator adds collateral afterwards, so 1 MiB leaves room without letting a node flood us.
 MAX_BOOTSTRAP_RESPONSE_BYTES: Final = 1024 * 1024
-#: Longest nonce the bootstrap API accepts, in bytes (RUNTIME-CONTRACT.md).
-MAX_NONCE_BYTES: Final = 64
 _TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 
 

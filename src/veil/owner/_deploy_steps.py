@@ -27,7 +27,7 @@ from veil.client._tls import (
 from veil.client.expect import ExpectedApp
 from veil.client.verify import NONCE_BYTES, verify_server
 from veil.crypto.keys import CodeKey
-from veil.errors import BindingError, ConfigError, ServiceError
+from veil.errors import ConfigError, ServiceError
 from veil.host.bootstrap import BootstrapClient
 from veil.host.simulation import simulation_root_public_key
 from veil.owner.seal import OwnerTls, build_payload, seal_for_enclave
@@ -143,8 +143,6 @@ def fetch_and_verify(
     raw = BootstrapClient(url).evidence(nonce=nonce)
     (directory / "evidence.json").write_bytes(raw)
     document = EvidenceDocument.from_json(raw)
-    if not hmac.compare_digest(document.deployment.nonce, nonce):
-        raise BindingError("the evidence is not over the nonce just sent (a replay?)")
     on_step("verify")
     return verify_owner_evidence(
         document,
@@ -152,6 +150,7 @@ def fetch_and_verify(
         now=datetime.now(UTC),
         allow_simulated_insecure=options.allow_simulated_insecure,
         simulation_root_public_key=_simulation_root(options),
+        expected_nonce=nonce,
         image=options.image,
     )
 

@@ -128,6 +128,7 @@ def verify_owner_evidence(
     expected_measurement: Measurement | None = None,
     runtime: RuntimeIdentity | None = None,
     image: ImageReference | None = None,
+    expected_nonce: bytes | None = None,
 ) -> OwnerVerifiedEnclave:
     """Verify ``document`` as the owner of ``package``.
 
@@ -140,6 +141,8 @@ def verify_owner_evidence(
        TDX and SEV-SNP also need ``image`` (``--image``): MRTD + RTMR0-2 or MEASUREMENT must
        be the image's, and RTMR3 or HOST_DATA the app's through that image.
     4. Every field of the document equals what the attested enclave signed.
+    5. With ``expected_nonce`` (the owner asked the node directly), the document answers that
+       nonce, signed by the attested key.
     """
     header = read_package_header(package) if isinstance(package, Path) else package
     if not hmac.compare_digest(document.app.fingerprint.encode(), header.fingerprint.encode()):
@@ -173,6 +176,7 @@ def verify_owner_evidence(
         now=now,
         collateral=collateral,
         simulation_root_public_key=simulation_root_public_key,
+        expected_nonce=expected_nonce,
     )
     return OwnerVerifiedEnclave(
         evidence=verified,

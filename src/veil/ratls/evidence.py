@@ -21,6 +21,11 @@ from veil.attestation.verifier import VerifiedCollateral, VerifyOptions
 from veil.errors import BindingError
 from veil.ratls.claims import RatlsClaims, format_claim_time
 from veil.ratls.extract import RatlsFormat, read_ratls_evidence
+from veil.ratls.freshness import (
+    MissingFreshnessError,
+    NonceMismatchError,
+    verify_freshness,
+)
 from veil.ratls.verify import VerifiedRatlsCertificate, verify_ratls_evidence
 
 __all__ = [
@@ -41,6 +46,8 @@ class VerifiedEvidence:
 
     document: EvidenceDocument
     certificate: VerifiedRatlsCertificate
+    #: The nonce the attested key signed an answer to; empty when the document answers none.
+    nonce: bytes = b""
 
     @property
     def verified_quote(self) -> VerifiedQuote:
@@ -88,6 +95,33 @@ def _certificate_names(certificate: x509.Certificate) -> frozenset[str]:
     return frozenset(names)
 
 
+def _check_freshness(
+    document: EvidenceDocument, certificate: x509.Certificate, expected_nonce: bytes | None
+) -> bytes:
+    """The nonce the certificate's key signed an answer to (empty if none was asked)."""
+    deployment = document.deployment
+    if expected_nonce is not None:
+        if not deployment.nonce_signature:
+            raise MissingFreshnessError(
+                "a nonce was sent but the evidence carries no signature over it (a replay?)"
+            )
+        if not hmac.compare_digest(deployment.nonce, expected_nonce):
+            raise NonceMismatchError(
+                "the evidence answers another nonce than the one sent (a replay?)"
+            )
+    if not deployment.nonce:
+        return b""
+    if not deployment.nonce_signature:
+        raise MissingFreshnessError("evidence deployment.nonce comes without nonce_signature")
+    verify_freshness(
+        deployment.nonce_signature,
+        certificate=certificate,
+        nonce=deployment.nonce,
+        instance_id=deployment.instance_id,
+    )
+    return deployment.nonce
+
+
 def verify_evidence_document(
     document: EvidenceDocument,
     *,
@@ -95,6 +129,7 @@ def verify_evidence_document(
     now: datetime,
     collateral: Collateral | VerifiedCollateral | None = None,
     simulation_root_public_key: bytes | None = None,
+    expected_nonce: bytes | None = None,
     options: VerifyOptions | None = None,
 ) -> VerifiedEvidence:
     """Verify ``document`` at ``now`` under ``policy``.
@@ -103,6 +138,11 @@ def verify_evidence_document(
     document. For simulated evidence the document's own root key is used unless
     ``simulation_root_public_key`` pins one — simulated evidence proves nothing either way and
     every default policy refuses it.
+
+    Freshness: a document that states a nonce must carry the attested key's signature over it
+    (``veil.ratls.freshness``); a verifier that sent ``expected_nonce`` also requires that the
+    document answers exactly that nonce. The quote is made once per enclave key and says
+    nothing about time.
     """
     evidence = read_ratls_evidence(document.ratls_certificate)
     if evidence.format is not RatlsFormat.VEIL or evidence.veil is None:
@@ -115,7 +155,6 @@ def verify_evidence_document(
     _same("tee", document.tee, signed.tee)
     _same("sealing.public_key", document.sealing.public_key, signed.sealing_public_key)
     _same("sealing.suite", document.sealing.suite, signed.sealing_suite)
-    _same("deployment.nonce", document.deployment.nonce, signed.nonce)
     _same("app.name", document.app.name, claims.app_name)
     _same("app.fingerprint", document.app.fingerprint, claims.app_fingerprint)
     _same(
@@ -150,7 +189,8 @@ def verify_evidence_document(
         now=now,
         collateral=collateral if collateral is not None else document.collateral,
         simulation_root_public_key=root,
-        expected_nonce=document.deployment.nonce or None,
         options=options,
     )
-    return VerifiedEvidence(document=document, certificate=verified)
+    # After the certificate verified: the signature only means something from an attested key.
+    nonce = _check_freshness(document, evidence.certificate, expected_nonce)
+    return VerifiedEvidence(document=document, certificate=verified, nonce=nonce)
