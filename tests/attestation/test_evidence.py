@@ -70,6 +70,8 @@ def _document(*, nonce: bytes = b"", claims: RatlsClaims = CLAIMS) -> EvidenceDo
             sans=("app.example", "10.0.0.1"),
             port=claims.port,
             created_at=claims.created_at,
+            tls_scenario=claims.tls_scenario,
+            tls_pin=claims.tls_pin,
             nonce=nonce,
         ),
         sealing=SealingKeyInfo(public_key=SEALING_KEY, suite="x25519"),

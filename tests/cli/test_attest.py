@@ -246,6 +246,8 @@ def _simulated_evidence(path: Path) -> None:
             sans=("localhost",),
             port=CLAIMS.port,
             created_at=CLAIMS.created_at,
+            tls_scenario=CLAIMS.tls_scenario,
+            tls_pin=CLAIMS.tls_pin,
         ),
         sealing=SealingKeyInfo(public_key=b"K" * 32, suite="x25519"),
     )

@@ -95,6 +95,15 @@ def _owner_certificate_copy(example: str, directory: Path) -> tuple[Path, CertFi
     return source, certs
 
 
+def _operator_copy(example: str, directory: Path) -> Path:
+    """The example rewritten for the operator TLS scenario (the package's opt-in)."""
+    source = offline_copy(example, directory)
+    toml = (source / "veil.toml").read_text()
+    toml = toml.replace('[tls]\nscenario = "zero-trust"\n', '[tls]\nscenario = "operator"\n')
+    (source / "veil.toml").write_text(toml)
+    return source
+
+
 @dataclass(frozen=True)
 class OwnerCertApp:
     app: BuiltApp
@@ -120,6 +129,18 @@ def owner_cert_apps(
         source, certs = _owner_certificate_copy(name, root / name)
         apps[name] = OwnerCertApp(build_app(source, root / name / "out", wheelhouse), certs)
     return apps
+
+
+@pytest.fixture(scope="session")
+def operator_apps(
+    tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path
+) -> dict[str, BuiltApp]:
+    """The examples packaged with ``[tls] scenario = "operator"``."""
+    root = tmp_path_factory.mktemp("operator")
+    return {
+        name: build_app(_operator_copy(name, root / name), root / name / "out", wheelhouse)
+        for name in ("hello-fastapi", "hello-flask")
+    }
 
 
 @pytest.fixture(scope="session")

@@ -150,6 +150,8 @@ EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
     "deployment.nonce_signature": _set("deployment.nonce_signature", _flip_b64),
     "deployment.port": _set("deployment.port", lambda port: port + 1),
     "deployment.created_at": _set("deployment.created_at", "2020-01-01T00:00:00Z"),
+    "deployment.tls_scenario": _set("deployment.tls_scenario", "operator"),
+    "deployment.tls_pin": _set("deployment.tls_pin", "sha256:" + "44" * 32),
     "app.security_config_digest": _set("app.security_config_digest", "sha256:" + "33" * 32),
     "sealing.public_key": _other_sealing_key,
     "sealing.suite": _set("sealing.suite", "x25519"),

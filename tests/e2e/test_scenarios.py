@@ -52,12 +52,15 @@ def deployed(
         owner = owner_cert_apps[app_name]
         app, cacert, host = owner.app, owner.certs.ca, "localhost"
         tls_key, operator_tls = owner.certs.private_key, None
+    elif scenario == "operator":
+        # The package opts in with tls.scenario = "operator" (a zero-trust one refuses).
+        operator_apps: dict[str, BuiltApp] = request.getfixturevalue("operator_apps")
+        app, tls_key, host = operator_apps[app_name], None, "127.0.0.1"
+        operator = self_signed(tmp_path_factory.mktemp("operator"), ["localhost", "127.0.0.1"])
+        operator_tls = (operator.certificate, operator.private_key)
     else:
         app, tls_key, host = built_apps[app_name], None, "127.0.0.1"
         operator_tls = None
-        if scenario == "operator":
-            operator = self_signed(tmp_path_factory.mktemp("operator"), ["localhost", "127.0.0.1"])
-            operator_tls = (operator.certificate, operator.private_key)
     result = deploy(
         app.source,
         DeployOptions(
@@ -135,6 +138,11 @@ def test_attested_httpx_client(deployed: Deployed) -> None:
         assert client.verification.measurement_checked
 
 
+def _operator_flag(deployed: Deployed) -> list[str]:
+    """What a user must add to accept the operator TLS scenario."""
+    return ["--allow-operator-tls"] if deployed.scenario == "operator" else []
+
+
 def test_veil_verify_url(
     deployed: Deployed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -149,6 +157,7 @@ def test_veil_verify_url(
             "-o",
             str(cert),
             "--json",
+            *_operator_flag(deployed),
         ]
     )
     assert code == 0
@@ -192,7 +201,8 @@ def test_veil_verify_url_refuses_simulated_evidence_by_default(
 def test_veil_verify_url_without_expectation_says_the_code_was_not_checked(
     deployed: Deployed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["verify", deployed.result.url, "--allow-simulated-insecure", "--json"]) == 0
+    argv = ["verify", deployed.result.url, "--allow-simulated-insecure", "--json"]
+    assert main([*argv, *_operator_flag(deployed)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["code_checked"] is False
     assert any("was not checked" in note for note in report["notes"])

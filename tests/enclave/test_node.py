@@ -33,6 +33,7 @@ from tests.enclave._node_helpers import (
 )
 from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.policy import SimulatedMeasurement, default_policy
+from veil.crypto.digest import sha256_tagged
 from veil.crypto.keys import CodeKey
 from veil.enclave.bootstrap import MAX_PROVISION_BYTES
 from veil.enclave.runtime_dir import runtime_base, runtime_dir_prefix
@@ -40,6 +41,7 @@ from veil.identity.app import expected_measurement, security_config_digest
 from veil.identity.runtime import runtime_identity
 from veil.package.encrypted import read_package_header
 from veil.ratls.evidence import verify_evidence_document
+from veil.ratls.extract import read_ratls_evidence
 from veil.sealing.binding import format_instance_binding
 from veil.sealing.envelope import seal
 from veil.sealing.secrets import SecretsPayload
@@ -547,8 +549,12 @@ def test_owner_certificate_scenario(work: Path, simulation_dir: Path) -> None:
 
 
 def test_operator_tls_scenario_switches_to_the_operator_certificate(
-    work: Path, package: Package, simulation_dir: Path
+    work: Path, simulation_dir: Path
 ) -> None:
+    app = write_app(work / "app-operator", name="operator-app")
+    with (app / "veil.toml").open("a") as toml:
+        toml.write('[tls]\nscenario = "operator"\n')  # the package's opt-in
+    package = make_package(app, work / "operator.veil")
     directory = work / "operator-tls"
     directory.mkdir()
     chain, key_pem = _owner_certificate(directory)
@@ -563,6 +569,15 @@ def test_operator_tls_scenario_switches_to_the_operator_certificate(
     try:
         ratls_pem = node.certificate_pem()
         assert leaf_spki(ratls_pem) != leaf_spki(chain)  # bootstrap stays on RA-TLS
+        claims = read_ratls_evidence(ratls_pem).claims
+        assert claims is not None
+        assert claims.tls_scenario == "operator"
+        assert claims.tls_pin == sha256_tagged(leaf_spki(chain))
+        # The operator swaps the files after start: the node serves what its claim names.
+        other = work / "operator-tls-other"
+        other.mkdir()
+        _owner_certificate(other)
+        shutil.copy(other / "cert.pem", directory / "cert.pem")
         provision(node, package)
         node.wait_for("serving")
         assert leaf_spki(node.certificate_pem()) == leaf_spki(chain)

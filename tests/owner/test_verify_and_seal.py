@@ -13,6 +13,7 @@ from veil.attestation.errors import PolicyError
 from veil.attestation.simulated import SimulationRoot
 from veil.client.expect import ExpectedApp, check_claims
 from veil.crypto.keys import CodeKey
+from veil.enclave.serving_tls import ServingTls
 from veil.errors import BindingError, ConfigError, FormatError, VerificationError
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
@@ -162,3 +163,22 @@ def test_evidence_file_round_trip(notes: Packaged, tmp_path: Path) -> None:
         verify_owner_evidence(
             read_evidence_file(path), notes.package, now=NOW, allow_simulated_insecure=True
         )
+
+
+def test_evidence_of_another_tls_scenario_than_the_package_is_refused(
+    notes: Packaged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runtime that served the zero-trust package with the operator's key (the node refuses
+    to; this is the owner's own check of the signed claim)."""
+    downgraded = ServingTls(scenario="operator", operator_pin="sha256:" + "ab" * 32)
+    monkeypatch.setattr(ServingTls, "resolve", classmethod(lambda cls, spec, security: downgraded))
+    with pytest.raises(PackageMismatchError, match=r"operator TLS scenario.*tls\.scenario"):
+        _verify(notes)
+
+
+def test_verified_evidence_reports_the_tls_scenario(notes: Packaged) -> None:
+    _, enclave = _verify(notes)
+    assert enclave.tls_scenario == "zero-trust"
+    report = enclave.to_json()
+    assert report["tls_scenario"] == "zero-trust"
+    assert str(report["tls_pin"]).startswith("sha256:")

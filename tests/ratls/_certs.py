@@ -27,6 +27,8 @@ CLAIMS = RatlsClaims(
     instance_id="0123456789abcdef" * 2,
     port=8443,
     created_at=NOW,
+    tls_scenario="zero-trust",
+    tls_pin="sha256:" + "78" * 32,
 )
 
 

@@ -91,6 +91,8 @@ def test_claims_are_all_present_and_typed() -> None:
         "instance_id": CLAIMS.instance_id,
         "port": 8443,
         "created_at": "2026-03-01T12:00:00Z",
+        "tls_scenario": "zero-trust",
+        "tls_pin": CLAIMS.tls_pin,
     }
     assert list(item) == sorted(item, key=lambda k: (len(k.encode()), k.encode()))
 
@@ -155,6 +157,10 @@ def _mutated(**changes: object) -> bytes:
         ({"claims": _claims_with(created_at="2026-03-01T12:00:00.000000Z")}, "canonical"),
         ({"claims": _claims_with(created_at="2026-02-30T12:00:00Z")}, "not a valid time"),
         ({"claims": _claims_with(created_at=1)}, "created_at"),
+        ({"claims": _claims_without("tls_scenario")}, "missing claims: tls_scenario"),
+        ({"claims": _claims_without("tls_pin")}, "missing claims: tls_pin"),
+        ({"claims": _claims_with(tls_scenario="none")}, "claim tls_scenario must be one of"),
+        ({"claims": _claims_with(tls_pin="sha256:" + "7" * 63)}, "claim tls_pin"),
         ({"sealing_suite": ""}, "sealing suite"),
     ],
 )

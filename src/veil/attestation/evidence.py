@@ -20,6 +20,7 @@ __all__ = [
     "EVIDENCE_FORMAT",
     "EVIDENCE_VERSION",
     "MAX_EVIDENCE_BYTES",
+    "TLS_SCENARIOS",
     "AppIdentity",
     "Deployment",
     "EvidenceDocument",
@@ -30,6 +31,8 @@ __all__ = [
 
 EVIDENCE_FORMAT: Final = "veil-evidence"
 EVIDENCE_VERSION: Final = 1
+#: The TLS scenarios an app can be served in (DESIGN.md, "TLS scenarios").
+TLS_SCENARIOS: Final = ("zero-trust", "owner-certificate", "operator")
 #: Largest evidence.json read, in bytes: the embedded collateral may reach its own limit, and
 #: the certificate, quote and parameters add well under 1 MiB.
 MAX_EVIDENCE_BYTES: Final = MAX_COLLATERAL_BYTES + 1024 * 1024
@@ -152,6 +155,10 @@ class Deployment:
     sans: tuple[str, ...]
     port: int
     created_at: datetime
+    #: The scenario the app is served in, and the ``sha256:`` pin of its certificate (the
+    #: ``tls_scenario`` and ``tls_pin`` claims, docs/formats.md).
+    tls_scenario: str
+    tls_pin: str
     nonce: bytes = b""
     nonce_signature: bytes = b""
 
@@ -167,6 +174,11 @@ class Deployment:
             raise EvidenceFormatError("deployment.port: must be an integer 1-65535")
         if not isinstance(self.created_at, datetime) or self.created_at.utcoffset() is None:
             raise EvidenceFormatError("deployment.created_at: must be timezone-aware")
+        if self.tls_scenario not in TLS_SCENARIOS:
+            raise EvidenceFormatError(
+                f"deployment.tls_scenario: must be one of {', '.join(TLS_SCENARIOS)}"
+            )
+        _digest(self.tls_pin, "deployment.tls_pin")
         if len(self.nonce) > _MAX_NONCE_BYTES:
             raise EvidenceFormatError(f"deployment.nonce: at most {_MAX_NONCE_BYTES} bytes")
         if len(self.nonce_signature) > _MAX_NONCE_SIGNATURE_BYTES:
@@ -279,7 +291,7 @@ class EvidenceDocument:
         deployment = _object(
             top["deployment"],
             "deployment",
-            frozenset({"instance_id", "sans", "port", "created_at"}),
+            frozenset({"instance_id", "sans", "port", "created_at", "tls_scenario", "tls_pin"}),
             frozenset({"nonce", "nonce_signature"}),
         )
         sans = deployment["sans"]
@@ -305,6 +317,8 @@ class EvidenceDocument:
                 sans=tuple(sans),
                 port=deployment["port"],
                 created_at=_time(deployment["created_at"], "deployment.created_at"),
+                tls_scenario=deployment["tls_scenario"],
+                tls_pin=deployment["tls_pin"],
                 nonce=_b64(deployment["nonce"], "deployment.nonce", _MAX_NONCE_BYTES)
                 if "nonce" in deployment
                 else b"",
@@ -340,6 +354,8 @@ class EvidenceDocument:
                 "sans": list(self.deployment.sans),
                 "port": self.deployment.port,
                 "created_at": _format_time(self.deployment.created_at),
+                "tls_scenario": self.deployment.tls_scenario,
+                "tls_pin": self.deployment.tls_pin,
             },
             "sealing": {
                 "public_key": base64.b64encode(self.sealing.public_key).decode("ascii"),

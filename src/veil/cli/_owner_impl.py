@@ -57,8 +57,10 @@ def verify_command(args: argparse.Namespace) -> int:
             raise ConfigError("give either a URL or --evidence with --package, not both")
         run = _verify_url
     else:
-        if args.fingerprint or args.source:
-            raise ConfigError("--fingerprint and --source are for verifying a URL")
+        if args.fingerprint or args.source or args.allow_operator_tls:
+            raise ConfigError(
+                "--fingerprint, --source and --allow-operator-tls are for verifying a URL"
+            )
         if not (args.evidence and args.package):
             raise ConfigError(
                 "give https://HOST:PORT (user), or --evidence evidence.json --package FILE.veil "
@@ -111,6 +113,7 @@ def _verify_evidence(args: argparse.Namespace) -> int:
     out_console.print(f"  tee          {enclave.evidence.verified_quote.tee.value}")
     out_console.print(f"  runtime      {document.runtime.version} {document.runtime.digest}")
     _render_compared(enclave.compared, enclave.image)
+    out_console.print(f"  tls          {_scenario_text(enclave.tls_scenario)}")
     if args.output:
         out_console.print(f"  certificate  {escape(args.output)}")
     return 0
@@ -190,7 +193,9 @@ def _verify_url(args: argparse.Namespace) -> int:
         allow_simulated_insecure=args.allow_simulated_insecure,
         simulation_root_public_key=simulation_root_for(args),
         now=parse_time(args.at),
+        allow_operator_tls=args.allow_operator_tls,
     )
+    # Only now, verified: a refused server's certificate is never written for curl to trust.
     _write_output(args.output, result.certificate_pem)
     if args.json:
         emit_json({**result.to_json(), "certificate": args.output})
@@ -241,6 +246,7 @@ def seal_evidence_command(args: argparse.Namespace) -> int:
         "instance_id": enclave.instance_id,
         "fingerprint": enclave.fingerprint,
         "tee": enclave.evidence.verified_quote.tee.value,
+        "tls_scenario": enclave.tls_scenario,
         "bytes": len(envelope),
     }
     if args.json:
@@ -253,4 +259,11 @@ def seal_evidence_command(args: argparse.Namespace) -> int:
         f"{enclave.instance_id} ({enclave.fingerprint}) into {escape(args.output)}",
         soft_wrap=True,
     )
+    out_console.print(f"  tls          {_scenario_text(enclave.tls_scenario)}")
     return 0
+
+
+def _scenario_text(scenario: str) -> str:
+    if scenario == "operator":
+        return "operator (NOT end to end: the operator's certificate serves the app)"
+    return scenario

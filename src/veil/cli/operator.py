@@ -17,7 +17,8 @@ __all__ = ["PROVISION_TIMEOUT", "UNTRUSTED_SSL_WARNING", "lazy_handler", "regist
 UNTRUSTED_SSL_WARNING = (
     "--untrusted-ssl: the operator's own certificate terminates TLS, so the operator can read "
     "and change all traffic between users and the app. The evidence still proves which code "
-    "runs, but the channel is NOT end to end. Use it only for tests with test data."
+    "runs, but the channel is NOT end to end, and users must accept it with "
+    "--allow-operator-tls. Use it only for tests with test data."
 )
 #: How long `provision` waits for the app to load and serve, in seconds.
 PROVISION_TIMEOUT = 120.0
@@ -43,7 +44,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--backend", default="simulated", help="TEE backend (default: simulated)")
     p.add_argument("--san", action="append", default=[], help="extra certificate name")
-    p.add_argument("--untrusted-ssl-cert", help="operator TLS certificate (operator scenario)")
+    p.add_argument(
+        "--untrusted-ssl-cert",
+        help='operator TLS certificate (only for packages with tls.scenario = "operator")',
+    )
     p.add_argument("--untrusted-ssl-key", help="operator TLS private key (operator scenario)")
     p.add_argument("--timeout", type=float, default=DEFAULT_SPAWN_TIMEOUT, help="seconds")
     p.add_argument("--json", action="store_true", help="print the node record as JSON")

@@ -105,6 +105,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_image_option(p)
     p.add_argument("--at", metavar="TIME", help="verify as of this RFC 3339 time (default: now)")
     p.add_argument("-o", "--output", metavar="PEM", help="save the verified certificate")
+    p.add_argument(
+        "--allow-operator-tls",
+        action="store_true",
+        help="user: accept an app its veil.toml lets the operator's certificate serve (the "
+        "operator can read and change the traffic; test data only)",
+    )
     add_simulation_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lazy_handler("_owner_impl", "verify_command"))

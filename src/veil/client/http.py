@@ -75,6 +75,9 @@ class AttestedClient:
                 expected=expected,
                 allow_simulated_insecure=allow_simulated_insecure,
                 simulation_root_public_key=simulation_root_public_key,
+                # Accepting operator TLS here only lets the result through; the check below
+                # still refuses it unless allow_untrusted_channel_insecure.
+                allow_operator_tls=True,
             )
         )
         self._timeout = timeout

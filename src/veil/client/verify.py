@@ -18,7 +18,9 @@ from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
 from veil.attestation.result import VerifiedQuote
 from veil.client._tls import fetch_peer_certificate, parse_https_url, pinned_ssl_context, spki_der
 from veil.client.expect import ExpectedApp, build_policy, check_claims, compared_registers
+from veil.crypto.digest import sha256_tagged
 from veil.errors import BindingError, FormatError, ServiceError
+from veil.package.security import SecurityConfig
 from veil.ratls.errors import NoEvidenceError
 from veil.ratls.evidence import VerifiedEvidence, document_claims, verify_evidence_document
 from veil.ratls.extension import RatlsClaims
@@ -27,9 +29,12 @@ from veil.ratls.verify import verify_ratls_evidence
 
 __all__ = [
     "NONCE_BYTES",
+    "OperatorTlsRefusedError",
     "Scenario",
     "ServedEvidence",
     "ServerVerification",
+    "UnattestedTlsError",
+    "check_served_key",
     "fetch_evidence_document",
     "verify_served_evidence",
     "verify_server",
@@ -42,6 +47,73 @@ NONCE_BYTES: Final = 32
 _TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 
 Scenario = Literal["zero-trust", "owner-certificate", "operator"]
+
+
+class UnattestedTlsError(BindingError):
+    """The server's TLS key is not the one the attested enclave serves the app with (a proxy)."""
+
+
+class OperatorTlsRefusedError(BindingError):
+    """The app is served with the operator's certificate and the verifier did not accept it."""
+
+
+def _scenario(claimed: str) -> Scenario:
+    if claimed == "zero-trust":
+        return "zero-trust"
+    if claimed == "owner-certificate":
+        return "owner-certificate"
+    if claimed == "operator":
+        return "operator"
+    raise BindingError(f"the enclave claims an unknown TLS scenario {claimed!r}")
+
+
+def check_served_key(
+    served_spki_der: bytes,
+    *,
+    attested_spki_der: bytes,
+    claims: RatlsClaims,
+    expected: ExpectedApp | None,
+    allow_operator_tls: bool = False,
+) -> tuple[Scenario, bool]:
+    """(scenario, end to end) of a server presenting ``served_spki_der``, whose verified
+    evidence is for ``attested_spki_der`` with ``claims``; pure.
+
+    1. The served key is the attested one (zero trust; the owner's certificate key once the
+       enclave bound it; any node before its app serves), or, in the operator scenario, the
+       one the ``tls_pin`` claim names. Any other key is someone else's: a TLS-terminating
+       proxy, refused whatever the options.
+    2. The claimed scenario is the expected package's ``tls.scenario`` (when the verifier has
+       the package's security config).
+    3. The operator scenario only with ``allow_operator_tls``: the operator can read and change
+       the traffic.
+    """
+    scenario = _scenario(claims.tls_scenario)
+    served_pin = sha256_tagged(served_spki_der)
+    if hmac.compare_digest(served_spki_der, attested_spki_der):
+        end_to_end = True
+    elif scenario == "operator" and hmac.compare_digest(
+        served_pin.encode(), claims.tls_pin.encode()
+    ):
+        end_to_end = False
+    else:
+        raise UnattestedTlsError(
+            f"the server's TLS key ({served_pin}) is not the one the enclave serves the app with "
+            f"({scenario} scenario): something between you and the enclave terminates TLS"
+        )
+    if expected is not None and expected.security_config_json is not None:
+        package_scenario = SecurityConfig.from_json(expected.security_config_json).tls_scenario
+        if scenario != package_scenario:
+            raise BindingError(
+                f"the enclave serves the app in the {scenario} TLS scenario, but the expected "
+                f"package's veil.toml has tls.scenario = {package_scenario!r}"
+            )
+    if scenario == "operator" and not allow_operator_tls:
+        raise OperatorTlsRefusedError(
+            "the app is served with the operator's TLS certificate (its veil.toml allows it): "
+            "the operator can read and change the traffic; pass --allow-operator-tls "
+            "(allow_operator_tls=True) to accept that, for test data only"
+        )
+    return scenario, end_to_end
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,15 +252,17 @@ def verify_server(
     allow_simulated_insecure: bool = False,
     simulation_root_public_key: bytes | None = None,
     now: datetime | None = None,
+    allow_operator_tls: bool = False,
 ) -> ServerVerification:
     """Connect to ``url``, and verify that an attested enclave is behind it.
 
     1. Read the server's certificate (not trusted yet).
     2. Ask the server for evidence over a fresh nonce; verify the quote, the collateral, the
        policy (simulated and debug refused unless allowed) and the expected app and runtime.
-    3. Compare the served key with the attested one: the RA-TLS key (zero trust), or the
-       owner's certificate key bound by the enclave (owner certificate). Any other key means the
-       operator terminates TLS: the channel is not end to end, and the result says so.
+    3. Compare the served key with the attested one (:func:`check_served_key`): the RA-TLS
+       key (zero trust), the owner's certificate key bound by the enclave (owner certificate),
+       or the operator's key the enclave claims to serve with (operator scenario, refused
+       unless ``allow_operator_tls``). Any other key is a TLS-terminating proxy: refused.
     An enclave without the evidence endpoint is verified from its RA-TLS certificate alone.
     """
     now = now or datetime.now(UTC)
@@ -255,11 +329,14 @@ def verify_server(
         now=now,
     )
     attested = served_document.evidence.certificate
-    if hmac.compare_digest(attested.public_key_der, served_spki):
-        scenario: Scenario = "zero-trust" if served_evidence is not None else "owner-certificate"
-        end_to_end = True
-    else:
-        scenario, end_to_end = "operator", False
+    scenario, end_to_end = check_served_key(
+        served_spki,
+        attested_spki_der=attested.public_key_der,
+        claims=document_claims(served_document.evidence.document),
+        expected=expected,
+        allow_operator_tls=allow_operator_tls,
+    )
+    if not end_to_end:
         notes.append(
             "the server's TLS key is not the one the enclave attests: whoever terminates TLS "
             "(the operator) can read and change the traffic"

@@ -21,6 +21,7 @@ from veil.crypto.hpke import SealingPrivateKey
 from veil.enclave.backends.factory import NodeIdentity, open_node_backend
 from veil.enclave.backends.interface import Backend
 from veil.enclave.server import server_tls_context
+from veil.enclave.serving_tls import ServingTls
 from veil.enclave.spec import NodeSpec
 from veil.errors import OperationError
 from veil.identity.app import security_config_digest
@@ -69,8 +70,10 @@ class EnclaveInstance:
         tls_key: ec.EllipticCurvePrivateKey,
         sealing_key: SealingPrivateKey,
         certificate: IssuedCertificate,
+        serving_tls: ServingTls,
     ) -> None:
         self.spec = spec
+        self.serving_tls = serving_tls
         self.header = header
         self.backend = backend
         self.runtime = runtime
@@ -93,6 +96,9 @@ class EnclaveInstance:
 
     @classmethod
     def create(cls, spec: NodeSpec, header: PackageHeader, *, now: datetime) -> EnclaveInstance:
+        # Before anything is attested: a node.json asking for a TLS scenario the package does
+        # not allow stops the node here.
+        serving_tls = ServingTls.resolve(spec, header.security_config)
         runtime = runtime_identity()
         # Only options that cannot change the identity reach the backend (factory.py).
         identity = NodeIdentity(
@@ -120,6 +126,11 @@ class EnclaveInstance:
             instance_id=spec.instance_id,
             port=spec.port,
             created_at=spec.created_at,
+            tls_scenario=serving_tls.scenario,
+            tls_pin=serving_tls.pin(
+                ratls_spki_der=tls_key.public_key().public_bytes(_DER, _SPKI),
+                security=header.security_config,
+            ),
         )
         certificate = issue_ratls_certificate(
             tls_key,
@@ -138,6 +149,7 @@ class EnclaveInstance:
             tls_key=tls_key,
             sealing_key=sealing_key,
             certificate=certificate,
+            serving_tls=serving_tls,
         )
 
     def ratls_tls_context(self, *, scratch_dir: Path | None) -> ssl.SSLContext:
@@ -218,6 +230,8 @@ class EnclaveInstance:
                 sans=self.spec.san,
                 port=self.claims.port,
                 created_at=self.claims.created_at,
+                tls_scenario=self.claims.tls_scenario,
+                tls_pin=self.claims.tls_pin,
                 nonce=nonce or b"",
                 nonce_signature=signature,
             ),

@@ -20,7 +20,7 @@ from veil.enclave.instance import EnclaveInstance
 from veil.enclave.loader import import_application, install_vendored_wheels
 from veil.enclave.provisioning import Accepted, Authenticator
 from veil.enclave.runtime_dir import RuntimeDir
-from veil.enclave.server import file_tls_context, server_tls_context
+from veil.enclave.server import server_tls_context
 from veil.enclave.storage import APP_DATA_LABEL, SealedDirectory, derive_storage_key
 from veil.errors import OperationError
 
@@ -134,14 +134,17 @@ async def _probe(asgi: ASGIApp, path: str) -> int:
 def _serving_tls(
     accepted: Accepted, instance: EnclaveInstance, runtime: RuntimeDir
 ) -> tuple[str, ssl.SSLContext | None]:
-    spec = instance.spec
-    if spec.tls_scenario_is_operator and spec.operator_tls is not None:
+    serving = instance.serving_tls
+    scenario = serving.scenario
+    if scenario == "operator":
+        if serving.operator_chain_pem is None or serving.operator_key_pem is None:
+            raise OperationError("operator scenario without the operator's certificate and key")
         _log.warning("operator TLS: the app's channel is not end to end (test data only)")
-        return "operator", file_tls_context(
-            spec.operator_tls.certificate, spec.operator_tls.private_key
+        # The bytes read at start, which the tls_pin claim names (not the files as they are now).
+        return scenario, server_tls_context(
+            serving.operator_chain_pem, serving.operator_key_pem, scratch_dir=runtime.path
         )
     payload = accepted.payload
-    scenario = accepted.package.header.security_config.tls_scenario
     if scenario == "owner-certificate":
         if payload.tls_certificate_chain_pem is None or payload.tls_private_key_pem is None:
             raise OperationError("owner-certificate scenario without a provisioned TLS key")

@@ -103,16 +103,6 @@ def server_tls_context(
     return context
 
 
-def file_tls_context(certificate: Path, private_key: Path) -> ssl.SSLContext:
-    """A server context from the operator's certificate and key files (operator scenario)."""
-    context = _new_server_context()
-    try:
-        context.load_cert_chain(certificate, private_key)
-    except (OSError, ssl.SSLError) as e:
-        raise ConfigError(f"cannot load the operator's TLS certificate/key: {e}") from None
-    return context
-
-
 class TlsSwitch:
     """The listening TLS context, whose certificate can be replaced while serving.
 

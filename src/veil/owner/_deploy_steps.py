@@ -104,7 +104,7 @@ def serving_channel(
     host, port = parse_https_url(url)
     served = fetch_peer_certificate(host, port)
     if hmac.compare_digest(spki_der(served), enclave.tls_public_key_der):
-        return "zero-trust", True, served
+        return enclave.tls_scenario, True, served
     verification = verify_server(
         url,
         expected=ExpectedApp(
@@ -114,6 +114,8 @@ def serving_channel(
         ),
         allow_simulated_insecure=options.allow_simulated_insecure,
         simulation_root_public_key=_simulation_root(options),
+        # The owner asked for it with --untrusted-ssl-cert/--untrusted-ssl-key.
+        allow_operator_tls=options.operator_tls is not None,
     )
     return verification.scenario, verification.end_to_end, verification.certificate_der
 

@@ -20,6 +20,7 @@ from veil.identity.measurement import Measurement
 from veil.identity.reference import ImageReference
 from veil.identity.runtime import RuntimeIdentity
 from veil.package.encrypted import PackageHeader, read_package_header
+from veil.ratls.claims import RatlsClaims
 from veil.ratls.evidence import VerifiedEvidence, document_claims, verify_evidence_document
 from veil.sealing.binding import instance_binding
 
@@ -77,6 +78,11 @@ class OwnerVerifiedEnclave:
     def fingerprint(self) -> str:
         return self.header.fingerprint
 
+    @property
+    def tls_scenario(self) -> str:
+        """The TLS scenario the enclave serves the app in (a signed claim)."""
+        return self.document.deployment.tls_scenario
+
     def instance_binding(self) -> bytes:
         """The binding sealed secrets for this enclave instance must carry."""
         return instance_binding(
@@ -103,6 +109,8 @@ class OwnerVerifiedEnclave:
             },
             "sans": list(self.document.deployment.sans),
             "port": self.document.deployment.port,
+            "tls_scenario": self.tls_scenario,
+            "tls_pin": self.document.deployment.tls_pin,
             "verified_at": quote.verified_at.isoformat(),
         }
 
@@ -143,6 +151,9 @@ def verify_owner_evidence(
     4. Every field of the document equals what the attested enclave signed.
     5. With ``expected_nonce`` (the owner asked the node directly), the document answers that
        nonce, signed by the attested key.
+    6. The enclave serves the app in the package's TLS scenario (``tls.scenario``): an
+       operator cannot have swapped its own TLS key in (the runtime refuses to, and this
+       checks what the runtime claims).
     """
     header = read_package_header(package) if isinstance(package, Path) else package
     if not hmac.compare_digest(document.app.fingerprint.encode(), header.fingerprint.encode()):
@@ -178,9 +189,24 @@ def verify_owner_evidence(
         simulation_root_public_key=simulation_root_public_key,
         expected_nonce=expected_nonce,
     )
+    _check_tls_claims(document_claims(verified.document), header)
     return OwnerVerifiedEnclave(
         evidence=verified,
         header=header,
         compared=compared_registers(expected, verified.verified_quote, claims=claims),
         image=image,
     )
+
+
+def _check_tls_claims(claims: RatlsClaims, header: PackageHeader) -> None:
+    security = header.security_config
+    if claims.tls_scenario != security.tls_scenario:
+        raise PackageMismatchError(
+            f"the enclave serves the app in the {claims.tls_scenario} TLS scenario, but your "
+            f"package's veil.toml has tls.scenario = {security.tls_scenario!r}"
+        )
+    pinned = security.tls_certificate_sha256
+    if pinned is not None and not hmac.compare_digest(claims.tls_pin.encode(), pinned.encode()):
+        raise PackageMismatchError(
+            f"the enclave claims TLS certificate {claims.tls_pin}, but your package pins {pinned}"
+        )

@@ -7,11 +7,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from veil.attestation.evidence import TLS_SCENARIOS
 from veil.crypto.digest import parse_tagged_sha256
 from veil.errors import FormatError
 from veil.ratls.errors import RatlsFormatError
 
-__all__ = ["CLAIM_KEYS", "MAX_CLAIM_CHARS", "RatlsClaims", "format_claim_time"]
+__all__ = [
+    "CLAIM_KEYS",
+    "MAX_CLAIM_CHARS",
+    "TLS_SCENARIOS",
+    "RatlsClaims",
+    "format_claim_time",
+]
 
 #: Longest text claim, in characters: fingerprints and digests are 71, names and versions shorter.
 MAX_CLAIM_CHARS: Final = 256
@@ -26,8 +33,12 @@ CLAIM_KEYS: Final = (
     "instance_id",
     "port",
     "created_at",
+    "tls_scenario",
+    "tls_pin",
 )
-_DIGEST_KEYS: Final = frozenset({"app_fingerprint", "security_config_digest", "runtime_digest"})
+_DIGEST_KEYS: Final = frozenset(
+    {"app_fingerprint", "security_config_digest", "runtime_digest", "tls_pin"}
+)
 _TEXT_LIMITS: Final = {"app_name": 128, "runtime_version": 64}
 _PRINTABLE: Final = re.compile(r"[\x21-\x7e]+")
 _INSTANCE_ID: Final = re.compile(r"[0-9a-f]{32}")
@@ -54,6 +65,8 @@ def _text(value: object, key: str) -> str:
             raise RatlsFormatError(f"claim {key}: {e}") from e
     if key == "instance_id" and not _INSTANCE_ID.fullmatch(value):
         raise RatlsFormatError("claim instance_id must be 32 lowercase hex digits")
+    if key == "tls_scenario" and value not in TLS_SCENARIOS:
+        raise RatlsFormatError(f"claim tls_scenario must be one of {', '.join(TLS_SCENARIOS)}")
     return value
 
 
@@ -82,8 +95,8 @@ class RatlsClaims:
     Trust them only as far as the measurement goes: the app fingerprint, security-config digest
     and runtime identity are covered by the attested measurement (manifest / RTMR / simulated
     measurement), so a verifier that recomputes the expected measurement from them has checked
-    them. The deployment claims (instance id, port, creation time) are made by the runtime code
-    the measurement names, from the node spec it was started with.
+    them. The deployment claims (instance id, port, creation time, TLS scenario and pin) are
+    made by the runtime code the measurement names, from the node spec it was started with.
     """
 
     app_name: str
@@ -95,6 +108,14 @@ class RatlsClaims:
     instance_id: str
     port: int
     created_at: datetime
+    #: The scenario the app's port serves in, fixed at start: the package's ``tls.scenario``
+    #: (the runtime refuses to start with any other).
+    tls_scenario: str
+    #: ``sha256:`` pinning the certificate the app is served with: of the DER
+    #: SubjectPublicKeyInfo of the RA-TLS key (zero-trust) or of the operator's leaf
+    #: certificate (operator); in owner-certificate, whose key arrives only at provisioning,
+    #: the package's certificate digest (``tls.certificate_sha256``).
+    tls_pin: str
 
     def __post_init__(self) -> None:
         for key in CLAIM_KEYS:
@@ -134,4 +155,6 @@ class RatlsClaims:
             instance_id=_text(data["instance_id"], "instance_id"),
             port=_port(data["port"]),
             created_at=_time(data["created_at"]),
+            tls_scenario=_text(data["tls_scenario"], "tls_scenario"),
+            tls_pin=_text(data["tls_pin"], "tls_pin"),
         )

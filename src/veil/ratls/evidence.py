@@ -82,6 +82,8 @@ def document_claims(document: EvidenceDocument) -> RatlsClaims:
         instance_id=document.deployment.instance_id,
         port=document.deployment.port,
         created_at=document.deployment.created_at,
+        tls_scenario=document.deployment.tls_scenario,
+        tls_pin=document.deployment.tls_pin,
     )
 
 
@@ -172,6 +174,8 @@ def verify_evidence_document(
         format_claim_time(document.deployment.created_at),
         format_claim_time(claims.created_at),
     )
+    _same("deployment.tls_scenario", document.deployment.tls_scenario, claims.tls_scenario)
+    _same("deployment.tls_pin", document.deployment.tls_pin, claims.tls_pin)
     _same(
         "deployment.sans",
         sorted(set(document.deployment.sans)),
