@@ -15,7 +15,7 @@ from veil.attestation.sources.interface import CollateralSource
 from veil.cli._output import emit_json, err_console, out_console, warn
 from veil.cli.operator import UNTRUSTED_SSL_WARNING
 from veil.errors import ConfigError, OperationError
-from veil.host.bootstrap import MAX_NONCE_BYTES, BootstrapClient
+from veil.host.bootstrap import BootstrapClient
 from veil.host.evidence import collateral_cache_dir, collect_evidence, remote_collateral_source
 from veil.host.state import NodePaths, NodeState, existing_node
 from veil.host.supervisor import (
@@ -29,6 +29,7 @@ from veil.host.supervisor import (
     stop_node,
     wait_for_state,
 )
+from veil.ratls.freshness import parse_nonce_hex
 from veil.sealing.envelope import MAX_ENVELOPE_BYTES
 
 __all__ = [
@@ -99,12 +100,7 @@ def spawn(args: argparse.Namespace) -> int:
 def evidence(args: argparse.Namespace) -> int:
     nonce = None
     if args.nonce is not None:
-        try:
-            nonce = bytes.fromhex(args.nonce)
-        except ValueError as e:
-            raise ConfigError("--nonce must be hex") from e
-        if not 0 < len(nonce) <= MAX_NONCE_BYTES:
-            raise ConfigError(f"--nonce must be 1 to {MAX_NONCE_BYTES} bytes")
+        nonce = parse_nonce_hex(args.nonce)
     elif args.fresh_nonce:
         nonce = secrets.token_bytes(32)
     info = node_info(args.name)

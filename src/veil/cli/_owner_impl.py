@@ -23,6 +23,7 @@ from veil.identity.reference import ImageReference, read_image_reference
 from veil.identity.runtime import RuntimeIdentity
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
 from veil.owner.verify import read_evidence_file, verify_owner_evidence
+from veil.ratls.freshness import parse_nonce_hex
 
 __all__ = [
     "parse_time",
@@ -97,6 +98,7 @@ def _verify_evidence(args: argparse.Namespace) -> int:
         simulation_root_public_key=root,
         runtime=_runtime_pin(args),
         image=_image(args),
+        expected_nonce=_nonce(args),
     )
     _write_output(args.output, enclave.ratls_certificate_pem)
     simulated = enclave.evidence.verified_quote.tee is Tee.SIMULATED
@@ -117,6 +119,12 @@ def _verify_evidence(args: argparse.Namespace) -> int:
     if args.output:
         out_console.print(f"  certificate  {escape(args.output)}")
     return 0
+
+
+def _nonce(args: argparse.Namespace) -> bytes | None:
+    """``--nonce HEX`` (owner): the nonce the evidence must answer, or ``None``."""
+    text: str | None = getattr(args, "nonce", None)
+    return parse_nonce_hex(text) if text is not None else None
 
 
 def _image(args: argparse.Namespace) -> ImageReference | None:
@@ -229,6 +237,7 @@ def seal_evidence_command(args: argparse.Namespace) -> int:
         allow_simulated_insecure=args.allow_simulated_insecure,
         simulation_root_public_key=simulation_root_for(args),
         image=_image(args),
+        expected_nonce=_nonce(args),
     )
     tls = OwnerTls.from_files(args.tls_cert, args.tls_key) if args.tls_cert else None
     app_secrets = read_app_secrets(Path(args.input)) if args.input != "-" else {}

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from veil.cli.operator import lazy_handler
-from veil.cli.owner import add_image_option, add_simulation_options
+from veil.cli.owner import add_image_option, add_nonce_option, add_simulation_options
 
 __all__ = ["add_evidence_options", "handle_seal_evidence"]
 
@@ -21,6 +21,7 @@ def add_evidence_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tls-key", type=Path, metavar="PEM", help="owner certificate's key")
     group.add_argument("--at", metavar="TIME", help="verify as of this RFC 3339 time")
     add_image_option(group)
+    add_nonce_option(group)
     add_simulation_options(group)
 
 

@@ -11,7 +11,7 @@ from veil.cli.operator import lazy_handler
 from veil.cli.package import add_vendoring_options
 from veil.host.state import DEFAULT_SPAWN_TIMEOUT
 
-__all__ = ["add_image_option", "add_simulation_options", "register"]
+__all__ = ["add_image_option", "add_nonce_option", "add_simulation_options", "register"]
 
 
 def add_image_option(parser: argparse._ActionsContainer) -> None:
@@ -22,6 +22,15 @@ def add_image_option(parser: argparse._ActionsContainer) -> None:
             "the guest image's reference values (JSON, from its builder): required to verify "
             "a TDX or SEV-SNP enclave"
         ),
+    )
+
+
+def add_nonce_option(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        "--nonce",
+        metavar="HEX",
+        help="owner: the nonce you gave the operator for `veil evidence --nonce`; the evidence "
+        "must answer it, signed by the attested key (proves it is fresh, not replayed)",
     )
 
 
@@ -103,6 +112,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="version of the --runtime-digest runtime (default: the installed veil's)",
     )
     add_image_option(p)
+    add_nonce_option(p)
     p.add_argument("--at", metavar="TIME", help="verify as of this RFC 3339 time (default: now)")
     p.add_argument("-o", "--output", metavar="PEM", help="save the verified certificate")
     p.add_argument(

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from veil.errors import BindingError
+from veil.errors import BindingError, ConfigError
 from veil.ratls.extension import MAX_NONCE_BYTES
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "MissingFreshnessError",
     "NonceMismatchError",
     "freshness_message",
+    "parse_nonce_hex",
     "sign_freshness",
     "verify_freshness",
 ]
@@ -45,6 +46,17 @@ class NonceMismatchError(FreshnessError):
 
 class FreshnessSignatureError(FreshnessError):
     """The nonce signature is not the attested certificate key's over this answer."""
+
+
+def parse_nonce_hex(text: str, *, option: str = "--nonce") -> bytes:
+    """A verifier nonce given as hex on a command line; ``ConfigError`` naming ``option``."""
+    try:
+        nonce = bytes.fromhex(text)
+    except ValueError:
+        raise ConfigError(f"{option} must be hex digits") from None
+    if not 0 < len(nonce) <= MAX_NONCE_BYTES:
+        raise ConfigError(f"{option} must be 1 to {MAX_NONCE_BYTES} bytes")
+    return nonce
 
 
 def freshness_message(*, nonce: bytes, instance_id: str, certificate_der: bytes) -> bytes:
