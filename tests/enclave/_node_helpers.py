@@ -11,7 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +107,15 @@ def make_package(app_dir: Path, out: Path, *, key: CodeKey | None = None) -> Pac
     key = key or CodeKey.generate()
     info = write_package(AppSource.load(app_dir), out, key=key)
     return Package(path=out, key=key, fingerprint=info.fingerprint)
+
+
+def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; ``AssertionError`` naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.01)
 
 
 def free_port() -> int:

@@ -28,6 +28,7 @@ from tests.enclave._node_helpers import (
     leaf_spki,
     make_package,
     sealed_secrets,
+    wait_until,
     write_app,
     write_node_dir,
 )
@@ -336,10 +337,16 @@ def test_killed_while_loading_then_restarted_leaves_no_plaintext(
     node.wait_for("waiting")
     provision(node, package)
     node.wait_for("loading")
-    time.sleep(0.3)  # the app is decrypted and being imported
+
+    def decrypted() -> list[Path]:
+        runtime_dirs = runtime_base().glob(runtime_dir_prefix(node_dir) + "*")
+        return [d for d in runtime_dirs if files_containing(d, SOURCE_MARKER.encode())]
+
+    # The app is decrypted, then imported (the import sleeps 30 s): kill it in between, so the
+    # killed node did leave plaintext in its runtime dir for the restart to clean.
+    wait_until(lambda: bool(decrypted()), what="the app decrypted in the runtime dir")
     node.kill()
     stale = list(runtime_base().glob(runtime_dir_prefix(node_dir) + "*"))
-    # The scan below can fail: a killed node did leave plaintext in its runtime dir.
     assert any(files_containing(d, SOURCE_MARKER.encode()) for d in stale)
 
     restarted = NodeProcess(node_dir)
@@ -411,9 +418,14 @@ def test_resealed_secrets_of_another_app_do_not_open(
     work: Path, package: Package, restartable_package: Package, simulation_dir: Path
 ) -> None:
     """The operator copies a restartable app's sealed dir into a node running another app."""
-    source = work / "restartable" / "sealed"
-    if not (source / "secrets.sealed").exists():
-        pytest.skip("needs the restart test's sealed directory")
+    restartable = start(work, "restartable-source", restartable_package, simulation_dir)
+    try:
+        provision(restartable, restartable_package)
+        restartable.wait_for("serving")
+    finally:
+        restartable.stop()
+    source = restartable.node_dir / "sealed"
+    assert (source / "secrets.sealed").is_file()
     node_dir = work / "copied"
     write_node_dir(node_dir, package.path, simulation_dir=simulation_dir)
     shutil.copytree(source, node_dir / "sealed")
