@@ -16,7 +16,7 @@ from veil.enclave.bootstrap import (
     build_bootstrap_app,
     parse_nonce,
 )
-from veil.enclave.errors import NotWaitingError, ProvisioningRejectedError
+from veil.enclave.errors import NotWaitingError, PackageCorruptedError, ProvisioningRejectedError
 from veil.enclave.server import Dispatcher
 from veil.errors import FormatError, OperationError
 
@@ -204,6 +204,15 @@ def test_provision_rejected_is_403_with_one_opaque_message(
     response = client.post("/_veil/provision", content=b"x")
     assert response.status_code == 403
     assert response.json() == {"error": "sealed secrets rejected"}
+
+
+def test_provision_with_a_corrupted_package_is_422_and_says_so(
+    client: Client, controller: FakeController
+) -> None:
+    controller.provision_error = PackageCorruptedError()
+    response = client.post("/_veil/provision", content=b"x")
+    assert response.status_code == 422
+    assert "corrupted or was swapped" in response.json()["error"]
 
 
 def test_provision_malformed_is_400(client: Client, controller: FakeController) -> None:

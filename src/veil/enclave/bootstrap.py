@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from veil.enclave.errors import NotWaitingError, ProvisioningRejectedError
+from veil.enclave.errors import NotWaitingError, PackageCorruptedError, ProvisioningRejectedError
 from veil.errors import FormatError
 from veil.ratls.extension import MAX_NONCE_BYTES
 from veil.sealing.envelope import MAX_ENVELOPE_BYTES
@@ -69,7 +69,8 @@ class BootstrapController(Protocol):
         """Authenticate and accept sealed secrets.
 
         Raises ``NotWaitingError`` (409), ``FormatError`` for a malformed envelope (400) and
-        ``ProvisioningRejectedError`` for anything that does not prove the owner (403).
+        ``ProvisioningRejectedError`` for anything that does not prove the owner (403) and
+        ``PackageCorruptedError`` when the owner's key does not open the package file (422).
         """
         ...
 
@@ -193,6 +194,8 @@ def build_bootstrap_app(controller: BootstrapController) -> Starlette:
             return _error(409, str(e))
         except ProvisioningRejectedError:
             return _error(403, REJECTED_MESSAGE)
+        except PackageCorruptedError as e:
+            return _error(422, str(e))
         except FormatError as e:
             return _error(400, str(e))
         except Exception as e:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from veil.errors import OperationError, ProvisioningError
 
-__all__ = ["NodeStartError", "NotWaitingError", "ProvisioningRejectedError"]
+__all__ = [
+    "NodeStartError",
+    "NotWaitingError",
+    "PackageCorruptedError",
+    "ProvisioningRejectedError",
+]
 
 
 class ProvisioningRejectedError(ProvisioningError):
@@ -15,6 +20,18 @@ class ProvisioningRejectedError(ProvisioningError):
 
     def __init__(self) -> None:
         super().__init__("sealed secrets rejected")
+
+
+class PackageCorruptedError(ProvisioningError):
+    """The owner's code key arrived, but the package file does not decrypt under it to the app
+    the node was attested with: the file is corrupted or was swapped since the node started
+    (HTTP 422). Not an oracle: see :meth:`veil.enclave.provisioning.Authenticator._decrypt`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the package file is corrupted or was swapped since the node started: the owner's "
+            "code key does not decrypt it to the attested app"
+        )
 
 
 class NotWaitingError(ProvisioningError):

@@ -17,7 +17,7 @@ from typing import Any, Final
 import veil
 from veil.enclave._stop_signals import STOP_SIGNALS, early_stop_signal, record_stop_signals
 from veil.enclave.bootstrap import build_bootstrap_app
-from veil.enclave.errors import NotWaitingError, ProvisioningRejectedError
+from veil.enclave.errors import NotWaitingError, PackageCorruptedError, ProvisioningRejectedError
 from veil.enclave.instance import EnclaveInstance, read_header
 from veil.enclave.launch import RunningApp, launch_app
 from veil.enclave.provisioning import Accepted, Authenticator
@@ -106,6 +106,12 @@ class Node:
         except ProvisioningRejectedError:
             _log.warning("provisioning refused: sealed secrets rejected")
             self.state.transition(NodeState.WAITING, reason="last provisioning attempt rejected")
+            raise
+        except PackageCorruptedError:
+            _log.warning("provisioning refused: the package file is corrupted or was swapped")
+            self.state.transition(
+                NodeState.WAITING, reason="last provisioning attempt: package corrupted or swapped"
+            )
             raise
         except FormatError:
             _log.warning("provisioning refused: not a sealed envelope")

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from veil.crypto.keys import CodeKey
-from veil.enclave.errors import ProvisioningRejectedError
+from veil.enclave.errors import PackageCorruptedError, ProvisioningRejectedError
 from veil.enclave.instance import EnclaveInstance
 from veil.enclave.runtime_dir import RuntimeDir
 from veil.enclave.storage import (
@@ -78,6 +78,7 @@ class Authenticator:
         """Open a sealed envelope from the bootstrap API.
 
         ``FormatError`` when it is not an envelope at all (bad magic, version, size);
+        ``PackageCorruptedError`` when the owner's code key does not open the package file;
         ``ProvisioningRejectedError`` for everything else that is wrong, with no detail.
         """
         try:
@@ -106,28 +107,43 @@ class Authenticator:
         package = self._decrypt(payload.code_key)
         try:
             self._check_package(package, payload)
-        except ProvisioningRejectedError:
+        except (ProvisioningRejectedError, PackageCorruptedError):
             shutil.rmtree(package.directory, ignore_errors=True)
             raise
         return Accepted(payload=payload, package=package, restored=restored)
 
     def _decrypt(self, code_key: CodeKey) -> DecryptedPackage:
+        """The package decrypted under ``code_key``.
+
+        A key that is not the one the attested package was encrypted under is refused like any
+        other forgery (``ProvisioningRejectedError``). A key that is (its public key id equals
+        the one in the header read and attested at start) comes from the owner: only they know
+        a preimage of that id. If the file then fails to decrypt or is another app, the file
+        changed under the node, and it says so (``PackageCorruptedError``) rather than blaming
+        the secrets. That is no oracle: the key id is public in the package header, anyone can
+        compute it for a key of their own, and the operator holding the file can try any key
+        against it offline; what decryption cannot reveal (the key, the plaintext) stays inside.
+        """
+        if not hmac.compare_digest(code_key.key_id.encode(), self._instance.header.key_id.encode()):
+            raise ProvisioningRejectedError
         destination = self._runtime.fresh_subdir_path("app")
         try:
             return decrypt_package(self._instance.spec.package, key=code_key, dest_dir=destination)
         except DecryptionError:
-            raise ProvisioningRejectedError from None
+            _log.warning("the package file does not decrypt under the owner's code key")
+            raise PackageCorruptedError from None
 
     def _check_package(self, package: DecryptedPackage, payload: SecretsPayload) -> None:
         attested = self._instance.header
         # The operator may have swapped the package file since start: only the package whose
-        # identity the node was attested (and measured) with may run.
+        # identity the node was attested (and measured) with may run. The key is the owner's
+        # here (_decrypt), so this is the file's fault, not the secrets'.
         if not hmac.compare_digest(
             package.header.fingerprint.encode(), attested.fingerprint.encode()
         ) or not hmac.compare_digest(
             package.header.security_config_json, attested.security_config_json
         ):
-            raise ProvisioningRejectedError
+            raise PackageCorruptedError
         security = package.header.security_config
         if security.tls_scenario == "owner-certificate":
             if payload.tls_private_key_pem is None or payload.tls_certificate_chain_pem is None:
@@ -183,6 +199,12 @@ class Authenticator:
             if payload is None:
                 return None
             return self._accept(payload, restored=True)
+        except PackageCorruptedError:
+            _log.warning(
+                "the package file is corrupted or was swapped since the secrets were sealed; "
+                "waiting for the owner"
+            )
+            return None
         except (DecryptionError, ProvisioningRejectedError):
             _log.warning("sealed secrets do not open in this enclave; waiting for the owner")
             return None

@@ -42,12 +42,28 @@ def insecure_bootstrap_tls_context() -> ssl.SSLContext:
     return context
 
 
+#: What the operator can do about each refusal, by the node's HTTP status.
+_REFUSAL_HINTS: Final = {
+    403: "they are not sealed for this node by the owner of its package (sealed for another "
+    "instance or package, or forged): send the owner this node's evidence to seal for",
+    409: "the node is not waiting for secrets (see `veil status`)",
+    413: "the file is not a sealed envelope from `veil seal`",
+    422: "restore the package file the node was started with, or spawn a new node from an "
+    "intact copy; the sealed secrets themselves were not at fault",
+}
+
+
 class ProvisioningRefusedError(ProvisioningError):
     """The node refused the sealed secrets; ``status`` is its HTTP status (400 malformed,
-    403 not from the owner, 409 not waiting, 413 too large)."""
+    403 not from the owner, 409 not waiting, 413 too large, 422 package file corrupted or
+    swapped)."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"the node refused the sealed secrets ({status}): {message}")
+        hint = _REFUSAL_HINTS.get(status)
+        super().__init__(
+            f"the node refused the sealed secrets ({status}): {message}"
+            + (f"; {hint}" if hint else "")
+        )
         self.status = status
 
 
@@ -112,7 +128,7 @@ class BootstrapClient:
         )
         if status in (200, 202):
             return
-        if status in (400, 403, 409, 413):
+        if status in (400, 403, 409, 413, 422):
             raise ProvisioningRefusedError(status, _error_of(body))
         raise ServiceError(f"the node answered {status} to provisioning: {_error_of(body)}")
 
