@@ -54,8 +54,8 @@ class Case:
 
 
 def vectors_dir() -> Path:
-    configured = os.environ.get("VEIL_VECTORS_DIR")
-    return Path(configured) if configured else REPO.parent / "shared" / "vectors"
+    """The real vectors shipped with the repository (tests/vectors/README.md)."""
+    return REPO / "tests" / "vectors"
 
 
 def cases() -> list[Case]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -26,8 +25,9 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-#: As in tests/conftest.py: real vectors live beside the repository unless this says otherwise.
-VECTORS_ENV = "VEIL_VECTORS_DIR"
+#: The real vectors shipped with the repository (MIT / Apache-2.0, tests/vectors/README.md):
+#: every seed comes from there, so the harnesses run in a fresh clone.
+VECTORS_DIR = REPO_ROOT / "tests" / "vectors"
 #: Longest input a mutation builds, in bytes: past every parser's first length checks, small
 #: enough that one example stays fast.
 MAX_MUTATED_BYTES = 64 * 1024
@@ -36,8 +36,7 @@ FuzzOne = Callable[[bytes], None]
 
 
 def vectors_dir() -> Path:
-    configured = os.environ.get(VECTORS_ENV)
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "vectors"
+    return VECTORS_DIR
 
 
 def typed() -> contextlib.suppress:

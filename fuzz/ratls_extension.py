@@ -9,10 +9,11 @@ from fuzz._veil_inputs import simulated_evidence
 from veil.ratls.extension import VeilEvidence
 from veil.ratls.extract import read_ratls_evidence
 
-#: RA-TLS certificates of other formats (Cosmian, Gramine DICE / legacy), from real enclaves.
+#: Real certificates: a Graphene RA-TLS certificate (legacy quote extension) from a real
+#: enclave, and a plain certificate chain with no evidence at all (Intel's PCK CA and root).
 _REAL_CERTIFICATES = (
-    "cosmian-enclave/cert.pem",
     "bytedance-fedlearner/graphene_ratls_cert.pem",
+    "google-go-tdx-guest/pckcrl_issuer_chain.pem",
 )
 
 

@@ -1,4 +1,4 @@
-"""The real DCAP bundles of the shared vectors (quote × collateral × instant × dcap-qvl's verdict),
+"""The real DCAP bundles of the vectors (quote × collateral × instant × dcap-qvl's verdict),
 and the verdicts of veil and dcap-qvl on them.
 
 Read from ``_assembled/manifest.json`` (vectors README §B) plus the bundles §A ships complete.
@@ -19,6 +19,7 @@ from veil.attestation.verifier import verify_quote
 from veil.errors import VeilError
 
 __all__ = [
+    "NOT_REDISTRIBUTED",
     "Bundle",
     "Verdict",
     "agree",
@@ -27,6 +28,17 @@ __all__ = [
     "read_quote",
     "veil_verdict",
 ]
+
+#: Bundles with a piece from a source that is not MIT or Apache-2.0: only in the shared vectors,
+#: not in tests/vectors (its README says why for each).
+NOT_REDISTRIBUTED = frozenset(
+    {
+        "cosmian_enclave_ratls_quote_extracted_bin",
+        "cosmian_intel_sgx_ra_quote_dat",
+        "coco_trustee_tdx_quote_4_dat",
+        "google_go_tdx_guest_tdx_prod_quote_SPR_E4_dat",
+    }
+)
 
 #: dcap-qvl rejects these after every signature and TCB check passed: attribute *policy*,
 #: which veil leaves to ``veil.attestation.policy`` (docs/attestation.md, "Layering").

@@ -103,18 +103,19 @@ def test_nonce_roundtrip_and_schema() -> None:
     assert EvidenceDocument.from_json(document.to_json()) == document
 
 
-def test_hardware_document_embeds_collateral(vectors_dir: Path) -> None:
-    cosmian = json.loads((vectors_dir / "cosmian-enclave/evidence.json").read_text())
+def test_hardware_document_embeds_collateral(shared_vectors_dir: Path) -> None:
+    cosmian = json.loads((shared_vectors_dir / "cosmian-enclave/evidence.json").read_text())
     collateral = load_collateral(
         (
-            vectors_dir / "_assembled/cosmian_enclave_ratls_quote_extracted_bin/collateral.json"
+            shared_vectors_dir
+            / "_assembled/cosmian_enclave_ratls_quote_extracted_bin/collateral.json"
         ).read_bytes()
     )
     document = replace(
         DOCUMENT,
         tee=Tee.SGX,
         ratls_certificate=cosmian["ratls_certificate"].encode(),
-        quote=(vectors_dir / "cosmian-enclave/ratls_quote_extracted.bin").read_bytes(),
+        quote=(shared_vectors_dir / "cosmian-enclave/ratls_quote_extracted.bin").read_bytes(),
         collateral=collateral,
         simulation_root_public_key=None,
     )

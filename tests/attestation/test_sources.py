@@ -26,6 +26,7 @@ from veil.attestation.sources.pccs import PccsSource, pccs_root_url
 from veil.attestation.sources.pcs import INTEL_ROOT_CA_CRL_URL, IntelPcsSource
 from veil.errors import ConfigError, ServiceError
 
+#: Only in the shared vectors (tests/vectors/README.md): the tests that use them skip without.
 SGX_QUOTE = "cosmian-enclave/ratls_quote_extracted.bin"
 SGX_BUNDLE = "_assembled/cosmian_enclave_ratls_quote_extracted_bin/collateral.json"
 SGX_AT = datetime(2023, 6, 24, 12, 34, 31, tzinfo=UTC)
@@ -107,19 +108,21 @@ def _no_sleep(_seconds: float) -> None:
     return None
 
 
-def test_query_for_reads_fmspc_and_ca(vectors_dir: Path) -> None:
-    query = query_for(parse_quote((vectors_dir / SGX_QUOTE).read_bytes()))
+def test_query_for_reads_fmspc_and_ca(shared_vectors_dir: Path) -> None:
+    query = query_for(parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes()))
     assert (query.tee, query.fmspc, query.ca) == (Tee.SGX, "30606A000000", PckCaType.PLATFORM)
     assert query.cache_key == "sgx-30606a000000-platform"
-    processor = query_for(parse_quote((vectors_dir / "phala-dcap-qvl/sgx_quote").read_bytes()))
+    processor = query_for(
+        parse_quote((shared_vectors_dir / "phala-dcap-qvl/sgx_quote").read_bytes())
+    )
     assert processor.ca is PckCaType.PROCESSOR
 
 
-def test_intel_pcs_source_fetches_a_verifiable_bundle(vectors_dir: Path) -> None:
-    expected = _bundle(vectors_dir, SGX_BUNDLE)
+def test_intel_pcs_source_fetches_a_verifiable_bundle(shared_vectors_dir: Path) -> None:
+    expected = _bundle(shared_vectors_dir, SGX_BUNDLE)
     fake = FakePcs(expected)
     source = IntelPcsSource(client=_client(fake), sleep=_no_sleep)
-    quote = (vectors_dir / SGX_QUOTE).read_bytes()
+    quote = (shared_vectors_dir / SGX_QUOTE).read_bytes()
     collateral = source.get_collateral(parse_quote(quote), now=SGX_AT)
     assert collateral.digest() == expected.digest()
     assert collateral.fetched_at == SGX_AT
@@ -175,24 +178,26 @@ def test_pccs_url_must_be_http() -> None:
         pccs_root_url("file:///etc/passwd")
 
 
-def test_5xx_is_retried_with_backoff(vectors_dir: Path) -> None:
-    fake = FakePcs(_bundle(vectors_dir, SGX_BUNDLE))
+def test_5xx_is_retried_with_backoff(shared_vectors_dir: Path) -> None:
+    fake = FakePcs(_bundle(shared_vectors_dir, SGX_BUNDLE))
     fake.failures["/sgx/certification/v4/tcb"] = [503, 502]
     delays: list[float] = []
     source = IntelPcsSource(client=_client(fake), sleep=delays.append)
-    source.get_collateral(parse_quote((vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT)
+    source.get_collateral(parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT)
     assert delays == [0.5, 1.0]
 
 
-def test_persistent_5xx_is_a_service_error(vectors_dir: Path) -> None:
-    fake = FakePcs(_bundle(vectors_dir, SGX_BUNDLE))
+def test_persistent_5xx_is_a_service_error(shared_vectors_dir: Path) -> None:
+    fake = FakePcs(_bundle(shared_vectors_dir, SGX_BUNDLE))
     fake.failures["/sgx/certification/v4/qe/identity"] = [500, 500, 500]
     source = IntelPcsSource(client=_client(fake), sleep=_no_sleep)
     with pytest.raises(ServiceError, match="unreachable after 3 attempts"):
-        source.get_collateral(parse_quote((vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT)
+        source.get_collateral(
+            parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT
+        )
 
 
-def test_connection_errors_are_retried_then_a_service_error(vectors_dir: Path) -> None:
+def test_connection_errors_are_retried_then_a_service_error(shared_vectors_dir: Path) -> None:
     calls = 0
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -202,36 +207,42 @@ def test_connection_errors_are_retried_then_a_service_error(vectors_dir: Path) -
 
     source = IntelPcsSource(client=_client(refuse), sleep=_no_sleep)
     with pytest.raises(ServiceError, match="ConnectError"):
-        source.get_collateral(parse_quote((vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT)
+        source.get_collateral(
+            parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT
+        )
     assert calls == 3
 
 
-def test_4xx_is_not_retried(vectors_dir: Path) -> None:
-    fake = FakePcs(_bundle(vectors_dir, SGX_BUNDLE))
+def test_4xx_is_not_retried(shared_vectors_dir: Path) -> None:
+    fake = FakePcs(_bundle(shared_vectors_dir, SGX_BUNDLE))
     fake.failures["/sgx/certification/v4/tcb"] = [404]
     source = IntelPcsSource(client=_client(fake), sleep=_no_sleep)
     with pytest.raises(ServiceError, match="answered HTTP 404"):
-        source.get_collateral(parse_quote((vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT)
+        source.get_collateral(
+            parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT
+        )
     assert len(fake.requests) == 1
 
 
-def test_oversized_response_is_refused(vectors_dir: Path) -> None:
+def test_oversized_response_is_refused(shared_vectors_dir: Path) -> None:
     def huge(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"x" * (4 * 1024 * 1024 + 1))
 
     source = IntelPcsSource(client=_client(huge), sleep=_no_sleep)
     with pytest.raises(ServiceError, match="exceeds"):
-        source.get_collateral(parse_quote((vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT)
+        source.get_collateral(
+            parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes()), now=SGX_AT
+        )
 
 
-def test_missing_chain_header_and_bad_body_are_format_errors(vectors_dir: Path) -> None:
-    fake = FakePcs(_bundle(vectors_dir, SGX_BUNDLE))
+def test_missing_chain_header_and_bad_body_are_format_errors(shared_vectors_dir: Path) -> None:
+    fake = FakePcs(_bundle(shared_vectors_dir, SGX_BUNDLE))
 
     def no_header(request: httpx.Request) -> httpx.Response:
         response = fake(request)
         return httpx.Response(response.status_code, content=response.content)
 
-    quote = parse_quote((vectors_dir / SGX_QUOTE).read_bytes())
+    quote = parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes())
     with pytest.raises(CollateralFormatError, match="TCB-Info-Issuer-Chain"):
         IntelPcsSource(client=_client(no_header)).get_collateral(quote, now=SGX_AT)
 
@@ -248,12 +259,12 @@ def test_missing_chain_header_and_bad_body_are_format_errors(vectors_dir: Path) 
 # --- file and cache ------------------------------------------------------------------------------
 
 
-def test_file_source(vectors_dir: Path, tmp_path: Path) -> None:
-    quote = parse_quote((vectors_dir / SGX_QUOTE).read_bytes())
-    source = FileCollateralSource(vectors_dir / SGX_BUNDLE)
+def test_file_source(shared_vectors_dir: Path, tmp_path: Path) -> None:
+    quote = parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes())
+    source = FileCollateralSource(shared_vectors_dir / SGX_BUNDLE)
     assert (
         source.get_collateral(quote, now=SGX_AT).digest()
-        == _bundle(vectors_dir, SGX_BUNDLE).digest()
+        == _bundle(shared_vectors_dir, SGX_BUNDLE).digest()
     )
     with pytest.raises(ConfigError, match="cannot read collateral file"):
         FileCollateralSource(tmp_path / "missing.json").get_collateral(quote, now=SGX_AT)
@@ -273,11 +284,11 @@ class CountingSource:
         return self.collateral
 
 
-def test_cache_serves_until_the_first_next_update(vectors_dir: Path, tmp_path: Path) -> None:
-    collateral = _bundle(vectors_dir, SGX_BUNDLE)
+def test_cache_serves_until_the_first_next_update(shared_vectors_dir: Path, tmp_path: Path) -> None:
+    collateral = _bundle(shared_vectors_dir, SGX_BUNDLE)
     inner = CountingSource(collateral)
     cache = CachingCollateralSource(inner, tmp_path / "cache")
-    quote = parse_quote((vectors_dir / SGX_QUOTE).read_bytes())
+    quote = parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes())
     due = earliest_next_update(collateral)
     assert cache.get_collateral(quote, now=SGX_AT).digest() == collateral.digest()
     assert (tmp_path / "cache/sgx-30606a000000-platform.json").is_file()
@@ -289,11 +300,11 @@ def test_cache_serves_until_the_first_next_update(vectors_dir: Path, tmp_path: P
     assert inner.calls == 2
 
 
-def test_cache_replaces_a_corrupt_file(vectors_dir: Path, tmp_path: Path) -> None:
-    collateral = _bundle(vectors_dir, SGX_BUNDLE)
+def test_cache_replaces_a_corrupt_file(shared_vectors_dir: Path, tmp_path: Path) -> None:
+    collateral = _bundle(shared_vectors_dir, SGX_BUNDLE)
     inner = CountingSource(collateral)
     cache = CachingCollateralSource(inner, tmp_path)
-    quote = parse_quote((vectors_dir / SGX_QUOTE).read_bytes())
+    quote = parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes())
     (tmp_path / "sgx-30606a000000-platform.json").write_text('{"format": "veil-collateral"}')
     cache.get_collateral(quote, now=SGX_AT)
     assert inner.calls == 1
@@ -302,13 +313,13 @@ def test_cache_replaces_a_corrupt_file(vectors_dir: Path, tmp_path: Path) -> Non
     assert not list(tmp_path.glob(".tmp-*"))
 
 
-def test_earliest_next_update_of_the_cosmian_bundle(vectors_dir: Path) -> None:
-    due = earliest_next_update(_bundle(vectors_dir, SGX_BUNDLE))
+def test_earliest_next_update_of_the_cosmian_bundle(shared_vectors_dir: Path) -> None:
+    due = earliest_next_update(_bundle(shared_vectors_dir, SGX_BUNDLE))
     assert SGX_AT < due <= datetime(2023, 6, 29, 0, 45, tzinfo=UTC)
 
 
-def test_query_for_a_quote_without_a_readable_pck(vectors_dir: Path) -> None:
-    quote = parse_quote((vectors_dir / SGX_QUOTE).read_bytes())
+def test_query_for_a_quote_without_a_readable_pck(shared_vectors_dir: Path) -> None:
+    quote = parse_quote((shared_vectors_dir / SGX_QUOTE).read_bytes())
     broken = type(quote.certification)(
         qe_report=quote.certification.qe_report,
         qe_report_signature=quote.certification.qe_report_signature,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.attestation.dcap_bundles import Bundle, load_bundles, read_quote
+from tests.attestation.dcap_bundles import NOT_REDISTRIBUTED, Bundle, read_quote
 from veil.attestation.collateral import Collateral
 from veil.attestation.errors import (
     CollateralExpiredError,
@@ -30,11 +30,6 @@ from veil.attestation.verifier import VerifyOptions, verify_collateral, verify_q
 # Instant used for the two base vectors of the negative table (README §E).
 S_T_NOW = datetime.fromtimestamp(1751000000, UTC)
 ALL_STATUSES = [status for status in TcbStatus if status is not TcbStatus.REVOKED]
-
-
-@pytest.fixture(scope="module")
-def bundles(vectors_dir: Path) -> dict[str, Bundle]:
-    return load_bundles(vectors_dir)
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +138,7 @@ NO_MATCHING_TCB_LEVEL = (
 
 
 @pytest.mark.parametrize("bundle_id", sorted(ACCEPTED))
-def test_real_bundle_verifies_with_the_expected_status(
-    bundles: dict[str, Bundle], bundle_id: str
-) -> None:
-    bundle = bundles[bundle_id]
+def test_real_bundle_verifies_with_the_expected_status(bundle: Bundle, bundle_id: str) -> None:
     tee, version, status, advisories, debug = ACCEPTED[bundle_id]
     verified = verify_quote(bundle.quote, bundle.collateral, now=bundle.now)
     assert (verified.tee, verified.version) == (tee, version)
@@ -163,25 +155,39 @@ def test_real_bundle_verifies_with_the_expected_status(
         )
 
 
-def test_every_manifest_bundle_has_an_expectation(bundles: dict[str, Bundle]) -> None:
-    expected = {*ACCEPTED, *NO_MATCHING_TCB_LEVEL, "google_go_tdx_guest_tdx_prod_quote_SPR_E4_dat"}
-    assert set(bundles) == expected
+EXPECTED = {*ACCEPTED, *NO_MATCHING_TCB_LEVEL, "google_go_tdx_guest_tdx_prod_quote_SPR_E4_dat"}
+
+
+def test_every_shipped_bundle_has_an_expectation(bundles: dict[str, Bundle]) -> None:
+    assert set(bundles) == EXPECTED - NOT_REDISTRIBUTED
+    assert NOT_REDISTRIBUTED <= EXPECTED
+
+
+def test_every_shared_bundle_has_an_expectation(shared_bundles: dict[str, Bundle]) -> None:
+    assert set(shared_bundles) == EXPECTED
+
+
+def test_shipped_bundles_are_the_shared_ones(
+    bundles: dict[str, Bundle], shared_bundles: dict[str, Bundle]
+) -> None:
+    """tests/vectors is a byte-for-byte copy of part of the shared vectors."""
+    for bundle_id, bundle in bundles.items():
+        assert bundle == shared_bundles[bundle_id], bundle_id
 
 
 @pytest.mark.parametrize("bundle_id", NO_MATCHING_TCB_LEVEL)
 def test_real_bundle_without_a_matching_tcb_level_is_refused(
-    bundles: dict[str, Bundle], bundle_id: str
+    bundle: Bundle, bundle_id: str
 ) -> None:
-    bundle = bundles[bundle_id]
     assert bundle.qvl_error is not None
     assert "No matching TCB level" in bundle.qvl_error
     _refused(bundle.quote, bundle.collateral, bundle.now, "9.2")
 
 
 def test_spr_e4_quote_with_trailing_text_is_a_format_error_and_its_tcb_does_not_match(
-    bundles: dict[str, Bundle],
+    shared_bundles: dict[str, Bundle],
 ) -> None:
-    bundle = bundles["google_go_tdx_guest_tdx_prod_quote_SPR_E4_dat"]
+    bundle = shared_bundles["google_go_tdx_guest_tdx_prod_quote_SPR_E4_dat"]
     # The file carries "extra bytes(only for testing purpose)" after the signature data:
     # unauthenticated bytes, refused by the parser (dcap-qvl ignores them).
     with pytest.raises(QuoteFormatError):
@@ -199,10 +205,9 @@ def test_spr_e4_quote_with_trailing_text_is_a_format_error_and_its_tcb_does_not_
     ],
 )
 def test_attribute_rejects_are_the_policys_job_not_the_verifiers(
-    bundles: dict[str, Bundle], bundle_id: str, reason: str
+    bundle: Bundle, bundle_id: str, reason: str
 ) -> None:
     """Layering: the verifier returns the facts; the default policy refuses them."""
-    bundle = bundles[bundle_id]
     assert bundle.qvl_verdict == "REJECT"
     verified = verify_quote(bundle.quote, bundle.collateral, now=bundle.now)
     if reason == "debug":
@@ -265,8 +270,8 @@ def test_section_a_outdated_v5_quote_with_its_own_collateral_has_no_tcb_level(
     _refused((folder / "tdx_quote_outdated").read_bytes(), collateral, now, "9.2")
 
 
-def test_section_a_cosmian_evidence_has_no_consistent_instant(vectors_dir: Path) -> None:
-    folder = vectors_dir / "cosmian-enclave"
+def test_section_a_cosmian_evidence_has_no_consistent_instant(shared_vectors_dir: Path) -> None:
+    folder = shared_vectors_dir / "cosmian-enclave"
     quote = (folder / "ratls_quote_extracted.bin").read_bytes()
     collateral = Collateral.from_dcap_qvl_json(
         (folder / "collateral_dcapqvl_format.json").read_bytes()
@@ -409,17 +414,16 @@ def test_n_root_quote_chaining_to_intels_sandbox_root_is_refused(
     assert "pinned" in message
 
 
-def test_n_debug_real_debug_quotes_are_verified_and_flagged(bundles: dict[str, Bundle]) -> None:
-    for bundle_id in (
-        "automata_dcap_attestation_solana_tests_data_quote_sgx_bin",
-        "coco_trustee_tdx_quote_4_dat",
-    ):
-        bundle = bundles[bundle_id]
-        assert verify_quote(bundle.quote, bundle.collateral, now=bundle.now).debug is True
+@pytest.mark.parametrize(
+    "bundle_id",
+    ["automata_dcap_attestation_solana_tests_data_quote_sgx_bin", "coco_trustee_tdx_quote_4_dat"],
+)
+def test_n_debug_real_debug_quotes_are_verified_and_flagged(bundle: Bundle) -> None:
+    assert verify_quote(bundle.quote, bundle.collateral, now=bundle.now).debug is True
 
 
-def test_n_tcb_go_tdx_guest_quote_has_no_matching_level(bundles: dict[str, Bundle]) -> None:
-    bundle = bundles["google_go_tdx_guest_tdx_prod_quote_SPR_E4_dat"]
+def test_n_tcb_go_tdx_guest_quote_has_no_matching_level(shared_bundles: dict[str, Bundle]) -> None:
+    bundle = shared_bundles["google_go_tdx_guest_tdx_prod_quote_SPR_E4_dat"]
     _refused(_signed_prefix_of_v4_tdx_quote(bundle.quote), bundle.collateral, bundle.now, "9.2")
 
 

@@ -16,7 +16,7 @@ import dcap_qvl
 import pytest
 from cryptography import x509
 
-from tests.attestation.dcap_bundles import Bundle, load_bundles
+from tests.attestation.dcap_bundles import Bundle
 from tests.attestation.synthetic_pki import PkiOptions, SyntheticPki, raw_signature
 from veil.attestation.collateral import Collateral
 from veil.attestation.errors import (
@@ -35,11 +35,6 @@ NOW = datetime(2025, 6, 27, tzinfo=UTC)
 #: Real TDX bundles whose PCK CRL is the first piece of collateral to expire.
 CRL_LIMITED_BUNDLES = ["coco_trustee_tdx_quote_6_dat", "phala_dcap_qvl_near_gas_test_quote_hex_txt"]
 TDX_BUNDLE = "google_go_tdx_guest_ccel_cos_113_tdx_quote_dat"
-
-
-@pytest.fixture(scope="module")
-def bundles(vectors_dir: Path) -> dict[str, Bundle]:
-    return load_bundles(vectors_dir)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.attestation.dcap_bundles import Bundle, agree, load_bundles, qvl_verdict, veil_verdict
+from tests.attestation.dcap_bundles import Bundle, agree, qvl_verdict, veil_verdict
 from veil.attestation.quote import parse_quote
 
 NOW = datetime.fromtimestamp(1751000000, UTC)
@@ -70,16 +70,16 @@ def _explained(offset: int, regions: dict[str, list[range]]) -> str | None:
 # ----- the tests ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bundles(vectors_dir: Path) -> dict[str, Bundle]:
-    return load_bundles(vectors_dir)
-
-
 # TCB Info v2: dcap-qvl 0.7.0 cannot parse it, veil can (docs: "Differences from dcap-qvl").
 _V2_TCB_INFO = "coco_trustee_occlum_quote_dat"
 
 
-def test_veil_and_dcap_qvl_agree_on_every_real_bundle(bundles: dict[str, Bundle]) -> None:
+@pytest.mark.parametrize("which", ["bundles", "shared_bundles"])
+def test_veil_and_dcap_qvl_agree_on_every_real_bundle(
+    request: pytest.FixtureRequest, which: str
+) -> None:
+    """Every bundle shipped in tests/vectors, then every bundle of the shared vectors."""
+    bundles: dict[str, Bundle] = request.getfixturevalue(which)
     disagreements = []
     for bundle in bundles.values():
         veil = veil_verdict(bundle.quote, bundle.collateral_json, bundle.now)

@@ -23,12 +23,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
 from cryptography import x509
 
-from tests.attestation.dcap_bundles import Bundle, Verdict, load_bundles, qvl_verdict, veil_verdict
+from tests.attestation.dcap_bundles import Bundle, Verdict, qvl_verdict, veil_verdict
 from veil.attestation.collateral import Collateral
 from veil.attestation.qe_identity import QeIdentity
 from veil.attestation.quote import Quote, parse_quote
@@ -108,11 +106,6 @@ def _run(cases: Iterator[Case]) -> list[Outcome]:
         if not explained:
             bad.append(Outcome(case, veil, qvl))
     return bad
-
-
-@pytest.fixture(scope="module")
-def bundles(vectors_dir: Path) -> dict[str, Bundle]:
-    return load_bundles(vectors_dir)
 
 
 # ----- bit flips in every region of the quote ---------------------------------------------------

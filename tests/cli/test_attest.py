@@ -30,6 +30,7 @@ NEAR_AT = "2025-09-08T06:41:42Z"
 SGX_QUOTE = "phala-dcap-qvl/sgx_quote"
 SGX_BUNDLE = "_assembled/phala_dcap_qvl_sgx_quote/collateral.json"
 SGX_AT = "2025-06-26T22:07:51Z"
+#: Only in the shared vectors (tests/vectors/README.md), as are cosmian-enclave/ and gramine-*.
 COSMIAN_BUNDLE = "_assembled/cosmian_enclave_ratls_quote_extracted_bin/collateral.json"
 COSMIAN_AT = "2023-06-24T12:34:31Z"
 
@@ -145,15 +146,15 @@ def test_hardware_quote_without_collateral(
 
 
 def test_cosmian_certificate_input(
-    vectors_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shared_vectors_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    document = json.loads((vectors_dir / "cosmian-enclave/evidence.json").read_text())
+    document = json.loads((shared_vectors_dir / "cosmian-enclave/evidence.json").read_text())
     cert = tmp_path / "cert.pem"
     cert.write_text(document["ratls_certificate"])
     base: list[str | Path] = [
         cert,
         "--collateral",
-        vectors_dir / COSMIAN_BUNDLE,
+        shared_vectors_dir / COSMIAN_BUNDLE,
         "--at",
         COSMIAN_AT,
     ]
@@ -168,13 +169,13 @@ def test_cosmian_certificate_input(
 
 
 def test_foreign_evidence_json_is_read_through_its_certificate(
-    vectors_dir: Path, capsys: pytest.CaptureFixture[str]
+    shared_vectors_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = _run(
         capsys,
-        vectors_dir / "cosmian-enclave/evidence.json",
+        shared_vectors_dir / "cosmian-enclave/evidence.json",
         "--collateral",
-        vectors_dir / COSMIAN_BUNDLE,
+        shared_vectors_dir / COSMIAN_BUNDLE,
         "--at",
         COSMIAN_AT,
         "--allow-tcb",
@@ -191,9 +192,9 @@ def test_graphene_certificate_is_refused(
         capsys,
         vectors_dir / "bytedance-fedlearner/graphene_ratls_cert.pem",
         "--collateral",
-        vectors_dir / COSMIAN_BUNDLE,
+        vectors_dir / SGX_BUNDLE,
         "--at",
-        COSMIAN_AT,
+        SGX_AT,
     )
     assert code == 3
     assert out["verified"] is False
@@ -210,9 +211,9 @@ def test_graphene_certificate_is_refused(
     ],
 )
 def test_bad_certificates_are_format_errors(
-    vectors_dir: Path, capsys: pytest.CaptureFixture[str], name: str, message: str
+    shared_vectors_dir: Path, capsys: pytest.CaptureFixture[str], name: str, message: str
 ) -> None:
-    code, out, err = _run(capsys, vectors_dir / name, "--at", COSMIAN_AT)
+    code, out, err = _run(capsys, shared_vectors_dir / name, "--at", COSMIAN_AT)
     assert code == 2
     assert out["verified"] is False
     assert message in out["error"]

@@ -40,18 +40,18 @@ class Hardware:
 
 
 @pytest.fixture
-def hardware(vectors_dir: Path) -> Hardware:
-    cosmian = json.loads((vectors_dir / "cosmian-enclave/evidence.json").read_text())
+def hardware(shared_vectors_dir: Path) -> Hardware:
+    cosmian = json.loads((shared_vectors_dir / "cosmian-enclave/evidence.json").read_text())
     document = replace(
         SIMULATED_DOCUMENT,
         tee=Tee.SGX,
         ratls_certificate=cosmian["ratls_certificate"].encode(),
-        quote=(vectors_dir / SGX_QUOTE).read_bytes(),
+        quote=(shared_vectors_dir / SGX_QUOTE).read_bytes(),
         simulation_root_public_key=None,
     )
     return Hardware(
         raw=document.to_json(),
-        collateral=load_collateral((vectors_dir / SGX_BUNDLE).read_bytes()),
+        collateral=load_collateral((shared_vectors_dir / SGX_BUNDLE).read_bytes()),
     )
 
 

@@ -31,20 +31,22 @@ from veil.ratls.verify import verify_ratls_certificate
 
 COSMIAN_AT = datetime(2023, 6, 24, 12, 34, 31, tzinfo=UTC)
 COSMIAN_BUNDLE = "_assembled/cosmian_enclave_ratls_quote_extracted_bin/collateral.json"
+#: Inside the validity window of the phala SGX collateral.
+PHALA_AT = datetime.fromtimestamp(1751000000, UTC)
 
 
-def _cosmian_cert(vectors_dir: Path) -> bytes:
-    document = json.loads((vectors_dir / "cosmian-enclave/evidence.json").read_text())
+def _cosmian_cert(shared_vectors_dir: Path) -> bytes:
+    document = json.loads((shared_vectors_dir / "cosmian-enclave/evidence.json").read_text())
     return str(document["ratls_certificate"]).encode()
 
 
 # --- real vectors ----------------------------------------------------------------------------
 
 
-def test_cosmian_certificate_verifies_out_of_date(vectors_dir: Path) -> None:
-    collateral = load_collateral((vectors_dir / COSMIAN_BUNDLE).read_bytes())
+def test_cosmian_certificate_verifies_out_of_date(shared_vectors_dir: Path) -> None:
+    collateral = load_collateral((shared_vectors_dir / COSMIAN_BUNDLE).read_bytes())
     verified = verify_ratls_certificate(
-        _cosmian_cert(vectors_dir),
+        _cosmian_cert(shared_vectors_dir),
         policy=default_policy(allow_tcb_statuses=[TcbStatus.OUT_OF_DATE]),
         now=COSMIAN_AT,
         collateral=collateral,
@@ -62,11 +64,11 @@ def test_cosmian_certificate_verifies_out_of_date(vectors_dir: Path) -> None:
     assert hashlib.sha256(raw).hexdigest().startswith("8d88360e")
 
 
-def test_cosmian_certificate_refused_by_the_default_policy(vectors_dir: Path) -> None:
-    collateral = load_collateral((vectors_dir / COSMIAN_BUNDLE).read_bytes())
+def test_cosmian_certificate_refused_by_the_default_policy(shared_vectors_dir: Path) -> None:
+    collateral = load_collateral((shared_vectors_dir / COSMIAN_BUNDLE).read_bytes())
     with pytest.raises(PolicyError, match="TCB status is OutOfDate"):
         verify_ratls_certificate(
-            _cosmian_cert(vectors_dir),
+            _cosmian_cert(shared_vectors_dir),
             policy=default_policy(),
             now=COSMIAN_AT,
             collateral=collateral,
@@ -82,22 +84,23 @@ def test_graphene_certificate_binds_but_is_refused(vectors_dir: Path) -> None:
         evidence.quote
         == (vectors_dir / "bytedance-fedlearner/graphene_ratls_quote_extracted.bin").read_bytes()
     )
-    collateral = load_collateral((vectors_dir / COSMIAN_BUNDLE).read_bytes())
-    # Its PCK chain ends at Intel's SBX (pre-production) root, not the pinned production key.
+    # Its PCK chain ends at Intel's SBX (pre-production) root, not the pinned production key:
+    # refused before any collateral is looked at, so any real SGX collateral will do.
+    collateral = load_collateral(
+        (vectors_dir / "phala-dcap-qvl/sgx_quote_collateral.json").read_bytes()
+    )
     with pytest.raises(QuoteVerificationError, match="pinned Intel SGX Root CA"):
-        verify_ratls_certificate(
-            data, policy=default_policy(), now=COSMIAN_AT, collateral=collateral
-        )
+        verify_ratls_certificate(data, policy=default_policy(), now=PHALA_AT, collateral=collateral)
 
 
-def test_truncated_gramine_certificate_is_a_format_error(vectors_dir: Path) -> None:
-    data = (vectors_dir / "gramine-ratls-mccoysc/gramine_ratls_cert.pem").read_bytes()
+def test_truncated_gramine_certificate_is_a_format_error(shared_vectors_dir: Path) -> None:
+    data = (shared_vectors_dir / "gramine-ratls-mccoysc/gramine_ratls_cert.pem").read_bytes()
     with pytest.raises(RatlsFormatError, match=r"not a parseable X\.509 certificate"):
         read_ratls_evidence(data)
 
 
-def test_plain_web_pki_chain_has_no_evidence(vectors_dir: Path) -> None:
-    data = (vectors_dir / "cosmian-enclave/cert.pem").read_bytes()
+def test_plain_web_pki_chain_has_no_evidence(shared_vectors_dir: Path) -> None:
+    data = (shared_vectors_dir / "cosmian-enclave/cert.pem").read_bytes()
     with pytest.raises(NoEvidenceError, match="no attestation"):
         read_ratls_evidence(data)
 
