@@ -12,9 +12,19 @@ venv="${VEIL_VENV:-.venv}"
 export PATH="$PWD/$venv/bin:$PATH"
 app=examples/hello-fastapi
 name=hello-demo
-work=$(mktemp -d)
-cleanup() { veil stop "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
+# Everything the run creates lives in one temporary directory, removed on exit: the operator
+# state (VEIL_HOME: the node, its package and code key, the simulated platform) and the files
+# below. So the demo runs again right after itself, and two runs at once (two users, or one
+# user twice) never share a node, a name or a port (deploy picks a free one).
+work=$(mktemp -d "${TMPDIR:-/tmp}/veil-demo.XXXXXX")
+export VEIL_HOME="$work/veil-home"
+cleanup() {
+  veil stop "$name" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo
 echo "== 1. the owner deploys $app (package, spawn, evidence, verify, seal, provision)"
