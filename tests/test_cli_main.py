@@ -15,5 +15,5 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_command_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([])
-    assert exc.value.code == 2
+    assert exc.value.code == 5  # usage errors share ConfigError's code (docs/cli.md)
     assert "COMMAND" in capsys.readouterr().err

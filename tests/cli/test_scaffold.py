@@ -27,5 +27,8 @@ def test_localtest_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code = main(["localtest", app, "--json", "--pytest-args=-p no:cacheprovider -k health"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert json.loads(captured.out) == {"exit_status": 0, "passed": True}
+    report = json.loads(captured.out)
+    assert report["exit_status"] == 0
+    assert report["passed"] is True
+    assert report["url"].startswith("http://127.0.0.1:")
     assert "1 passed, 4 deselected" in captured.err

@@ -111,7 +111,7 @@ def test_refuses_to_overwrite_output(
 def test_recipient_is_required(secrets_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["seal", str(secrets_file), "-o", "x"])
-    assert exc.value.code == 2
+    assert exc.value.code == ConfigError.exit_code  # a usage error (docs/cli.md)
     assert "--to" in _err(capsys)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.host.test_supervisor import fake_node, package  # noqa: F401 - fixtures
 from veil.cli.main import main
+from veil.host.state import deployment_dir, node_paths
 
 
 def test_list_without_nodes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,3 +72,69 @@ def test_untrusted_ssl_warns_that_the_operator_can_read_traffic(
     assert "operator can read" in " ".join(err.split())
     assert main([*argv[:-2]]) == 5  # a certificate without its key
     assert "go together" in capsys.readouterr().err
+
+
+def test_list_has_a_header_and_aligned_columns(
+    fake_node: list[str],  # noqa: F811
+    package: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in ("a", "a-much-longer-name"):
+        assert main(["spawn", str(package), "--name", name, "--backend", "gramine-sgx"]) == 0
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["NAME", "STATE", "URL", "BACKEND", "FINGERPRINT", "REASON"]
+    assert [row.split()[:2] for row in rows] == [
+        ["a", "waiting"],
+        ["a-much-longer-name", "waiting"],
+    ]
+    for column in ("STATE", "URL", "BACKEND", "FINGERPRINT"):
+        start = header.index(column)
+        assert all(row[start - 2 : start] == "  " and row[start] != " " for row in rows), column
+    assert main(["list", "--json"]) == 0
+    names = [n["name"] for n in json.loads(capsys.readouterr().out)["nodes"]]
+    assert names == ["a", "a-much-longer-name"]
+
+
+def test_status_never_prints_none(
+    fake_node: list[str],  # noqa: F811
+    package: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["spawn", str(package), "--name", "web", "--backend", "gramine-sgx"]) == 0
+    assert main(["stop", "web", "--grace", "2"]) == 0
+    capsys.readouterr()
+    assert main(["status", "web"]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out
+    assert re.search(r"^pid\s+-$", out, flags=re.MULTILINE)
+    assert re.search(r"^fingerprint\s+-$", out, flags=re.MULTILINE)
+
+
+def test_logs_as_json_lines(
+    fake_node: list[str],  # noqa: F811
+    package: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["spawn", str(package), "--name", "web", "--backend", "gramine-sgx"]) == 0
+    capsys.readouterr()
+    assert main(["logs", "web", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"node": "web", "line": "fake node starting"} in lines
+    assert all(set(line) == {"node", "line"} for line in lines)
+
+
+def test_stop_remove_deletes_the_deploy_files_too(
+    fake_node: list[str],  # noqa: F811
+    package: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What `veil deploy` kept (the code key among it) goes with the node."""
+    kept = deployment_dir("web")
+    kept.mkdir(parents=True)
+    (kept / "code.key").write_text("secret")
+    assert main(["spawn", str(package), "--name", "web", "--backend", "gramine-sgx"]) == 0
+    assert main(["stop", "web", "--grace", "2", "--remove"]) == 0
+    assert not kept.exists()
+    assert not node_paths("web").root.exists()

@@ -7,12 +7,13 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 from rich.markup import escape
 
 from veil.attestation.sources.file import FileCollateralSource
 from veil.attestation.sources.interface import CollateralSource
-from veil.cli._output import emit_json, err_console, out_console, warn
+from veil.cli._output import emit_json, emit_json_line, err_console, out_console, warn
 from veil.cli.operator import UNTRUSTED_SSL_WARNING
 from veil.errors import ConfigError, OperationError
 from veil.host.bootstrap import BootstrapClient
@@ -178,12 +179,35 @@ def provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(info: NodeInfo) -> str:
-    reason = f" ({info.state.reason})" if info.state and info.state.reason else ""
+#: ``veil list`` columns; the reason a node gives for its state comes last, unpadded.
+_LIST_HEADER: Final = ("NAME", "STATE", "URL", "BACKEND", "FINGERPRINT", "REASON")
+
+
+def _row(info: NodeInfo) -> tuple[str, ...]:
+    state = info.state
     return (
-        f"{info.name}\t{info.display_state}{reason}\t{info.url}\t{info.spec.backend}"
-        f"\t{info.state.fingerprint if info.state and info.state.fingerprint else '-'}"
+        info.name,
+        info.display_state,
+        info.url,
+        info.spec.backend,
+        state.fingerprint if state and state.fingerprint else "-",
+        state.reason if state and state.reason else "",
     )
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join(
+            [*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def _shown(value: object) -> str:
+    # A field the node has not reported yet (no state, not running) reads "-", not "None".
+    return "-" if value is None or value == "" else str(value)
 
 
 def status(args: argparse.Namespace) -> int:
@@ -194,7 +218,7 @@ def status(args: argparse.Namespace) -> int:
         emit_json(info.to_json())
         return 0
     for key, value in info.to_json().items():
-        out_console.print(f"{key:12} {escape(str(value))}")
+        out_console.print(f"{key:12} {escape(_shown(value))}", soft_wrap=True)
     return 0
 
 
@@ -206,8 +230,8 @@ def list_(args: argparse.Namespace) -> int:
     if not infos:
         err_console.print("no nodes (start one with `veil spawn` or `veil deploy`)")
         return 0
-    for info in infos:
-        out_console.print(escape(_render(info)), soft_wrap=True)
+    for line in _table([_LIST_HEADER, *(_row(info) for info in infos)]):
+        out_console.print(escape(line), soft_wrap=True)
     return 0
 
 
@@ -220,8 +244,11 @@ def logs(args: argparse.Namespace) -> int:
             return not is_running(paths)
 
     for line in follow_log(paths, follow=args.follow, stop=stop):
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        if args.json:
+            emit_json_line({"node": args.name, "line": line})
+        else:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
     return 0
 
 

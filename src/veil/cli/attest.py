@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Exit status 0 only when it verifies under the policy."
         ),
     )
-    verify.add_argument("file", type=Path, metavar="FILE")
+    verify.add_argument(
+        "file", type=Path, metavar="FILE", help="the quote, certificate or evidence.json to verify"
+    )
     _add_collateral_options(verify)
     verify.add_argument("--at", metavar="RFC3339", help="verify as of this instant (default: now)")
     verify.add_argument("--mrenclave", metavar="HEX", help="expected SGX MRENCLAVE")
@@ -78,7 +80,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Fetch from a PCCS (--pccs-url) or Intel PCS (default) and write a bundle.",
     )
     fetch.add_argument("quote", type=Path, metavar="QUOTE", help="quote, hex quote or RA-TLS cert")
-    fetch.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    fetch.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="collateral bundle to write",
+    )
     fetch.add_argument("--pccs-url", metavar="URL", help="PCCS to fetch from (default Intel PCS)")
     fetch.add_argument("--pccs-ca-file", metavar="FILE", help="CA certificate of the PCCS's TLS")
     fetch.add_argument("--at", metavar="RFC3339", help="record this instant as fetched_at")

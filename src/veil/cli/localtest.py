@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Final
 
+from veil.cli._args import port_number
 from veil.cli.operator import lazy_handler
 
 __all__ = ["APP_URL_ENV", "DEFAULT_STARTUP_TIMEOUT", "register"]
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "directory", type=Path, nargs="?", default=Path(), metavar="DIR", help="(default: .)"
     )
-    parser.add_argument("--port", type=int, help="port to serve on (default: a free one)")
+    parser.add_argument("--port", type=port_number, help="port to serve on (default: a free one)")
     parser.add_argument(
         "--timeout",
         type=float,

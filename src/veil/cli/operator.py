@@ -9,9 +9,10 @@ import argparse
 import importlib
 from collections.abc import Callable
 
+from veil.cli._args import port_number
 from veil.host.state import DEFAULT_SPAWN_TIMEOUT, DEFAULT_STOP_GRACE
 
-__all__ = ["PROVISION_TIMEOUT", "UNTRUSTED_SSL_WARNING", "lazy_handler", "register"]
+__all__ = ["BACKEND_HELP", "PROVISION_TIMEOUT", "UNTRUSTED_SSL_WARNING", "lazy_handler", "register"]
 
 #: Said every time the operator scenario is chosen: users must not mistake it for privacy.
 UNTRUSTED_SSL_WARNING = (
@@ -20,6 +21,9 @@ UNTRUSTED_SSL_WARNING = (
     "runs, but the channel is NOT end to end, and users must accept it with "
     "--allow-operator-tls. Use it only for tests with test data."
 )
+#: ``--backend`` help; the names are checked before a node is created (veil.host.supervisor),
+#: not here, so that building the parser does not load the backend registry.
+BACKEND_HELP = "TEE backend: simulated (default), gramine-sgx or configfs-tsm"
 #: How long `provision` waits for the app to load and serve, in seconds.
 PROVISION_TIMEOUT = 120.0
 
@@ -40,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("spawn", help="start an enclave node for an encrypted package")
     p.add_argument("package", help="the encrypted package (.veil)")
     p.add_argument("--name", required=True, help="node name (unique on this host)")
-    p.add_argument("--port", type=int, help="TCP port (default: a free one)")
+    p.add_argument("--port", type=port_number, help="TCP port (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--backend", default="simulated", help="TEE backend (default: simulated)")
+    p.add_argument("--backend", default="simulated", help=BACKEND_HELP)
     p.add_argument("--san", action="append", default=[], help="extra certificate name")
     p.add_argument(
         "--untrusted-ssl-cert",
@@ -54,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=lazy_handler("_operator_impl", "spawn"))
 
     p = subparsers.add_parser("evidence", help="save a node's attestation evidence")
-    p.add_argument("name")
+    p.add_argument("name", help="the node")
     p.add_argument("-o", "--output", required=True, help="evidence.json to write ('-': stdout)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--nonce", help="hex nonce from the verifier, signed by the attested key")
@@ -77,40 +81,47 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="fetch the hardware quote's collateral from Intel PCS v4 (cached likewise)",
     )
     p.add_argument("--pccs-ca-file", metavar="FILE", help="CA certificate of the PCCS's TLS")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print what was saved as JSON")
     p.set_defaults(func=lazy_handler("_operator_impl", "evidence"))
 
     p = subparsers.add_parser("provision", help="relay the owner's sealed secrets to a node")
-    p.add_argument("name")
+    p.add_argument("name", help="the node")
     p.add_argument("sealed", help="sealed secrets file from `veil seal`")
     p.add_argument("--timeout", type=float, default=PROVISION_TIMEOUT, help="seconds")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the node record as JSON")
     p.set_defaults(func=lazy_handler("_operator_impl", "provision"))
 
     p = subparsers.add_parser("status", help="show one node (or all)")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", nargs="?", help="the node (default: list all)")
+    p.add_argument("--json", action="store_true", help="print the node record(s) as JSON")
     p.set_defaults(func=lazy_handler("_operator_impl", "status"))
 
     p = subparsers.add_parser("list", help="list nodes")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the node records as JSON")
     p.set_defaults(func=lazy_handler("_operator_impl", "list_"))
 
     p = subparsers.add_parser("logs", help="print a node's log")
-    p.add_argument("name")
+    p.add_argument("name", help="the node")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument(
+        "--json", action="store_true", help='JSON lines: {"node": NAME, "line": TEXT} per line'
+    )
     p.set_defaults(func=lazy_handler("_operator_impl", "logs"))
 
     p = subparsers.add_parser("stop", help="stop a node (SIGTERM, then SIGKILL)")
-    p.add_argument("name")
+    p.add_argument("name", help="the node")
     p.add_argument("--grace", type=float, default=DEFAULT_STOP_GRACE, help="seconds before KILL")
-    p.add_argument("--remove", action="store_true", help="also delete its directory and data")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--remove",
+        action="store_true",
+        help="also delete its directory, sealed data and `veil deploy` files (code key included)",
+    )
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
     p.set_defaults(func=lazy_handler("_operator_impl", "stop"))
 
     p = subparsers.add_parser("restart", help="restart a node from its directory")
-    p.add_argument("name")
+    p.add_argument("name", help="the node")
     p.add_argument("--grace", type=float, default=DEFAULT_STOP_GRACE, help="seconds before KILL")
     p.add_argument("--timeout", type=float, default=DEFAULT_SPAWN_TIMEOUT, help="seconds")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the node record as JSON")
     p.set_defaults(func=lazy_handler("_operator_impl", "restart"))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from veil.cli.operator import lazy_handler
+from veil.cli._args import port_number
+from veil.cli.operator import BACKEND_HELP, lazy_handler
 from veil.cli.package import add_vendoring_options
 from veil.host.state import DEFAULT_SPAWN_TIMEOUT
 
@@ -63,9 +64,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("directory", metavar="DIR", help="app directory (with veil.toml)")
     p.add_argument("--name", help="node name (default: the app name)")
-    p.add_argument("--port", type=int, help="TCP port (default: a free one)")
+    p.add_argument("--port", type=port_number, help="TCP port (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--backend", default="simulated", help="TEE backend (default: simulated)")
+    p.add_argument("--backend", default="simulated", help=BACKEND_HELP)
     p.add_argument("--san", action="append", default=[], help="extra certificate name")
     p.add_argument("--secrets", metavar="SECRETS.json", help='app secrets {"NAME": "value"}')
     p.add_argument("--tls-key", metavar="KEY", help="owner-certificate scenario: the cert's key")
@@ -122,5 +123,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "operator can read and change the traffic; test data only)",
     )
     add_simulation_options(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--json", action="store_true", help="print the verdict as JSON (a refusal too, on stdout)"
+    )
     p.set_defaults(func=lazy_handler("_owner_impl", "verify_command"))

@@ -48,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     package.add_argument("directory", type=Path, metavar="DIR", help="app directory (veil.toml)")
-    package.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    package.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="FILE", help="the .veil file to write"
+    )
     keys = package.add_mutually_exclusive_group()
     keys.add_argument(
         "--key-out", type=Path, metavar="KEYFILE", help="generate a fresh code key into KEYFILE"
@@ -73,7 +75,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     decrypt.add_argument("package", type=Path, metavar="FILE", help=".veil package")
-    decrypt.add_argument("--key", type=Path, required=True, metavar="KEYFILE")
-    decrypt.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    decrypt.add_argument(
+        "--key", type=Path, required=True, metavar="KEYFILE", help="the package's code key"
+    )
+    decrypt.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="DIR", help="directory to create"
+    )
     decrypt.add_argument("--json", action="store_true", help="print JSON on stdout")
     decrypt.set_defaults(func=lazy_handler("_package_impl", "decrypt_command"))

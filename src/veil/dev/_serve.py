@@ -7,14 +7,18 @@ import importlib
 import inspect
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 from a2wsgi import WSGIMiddleware
 
 from veil.errors import ConfigError
 
-__all__ = ["detect_interface", "load_application", "main"]
+__all__ = ["CONFIG_ERROR_STATUS", "detect_interface", "load_application", "main"]
+
+#: Exit status when veil.toml names an app that cannot be found (sysexits EX_CONFIG): localtest
+#: then reports the one line this prints as a configuration error, not as a crashed server.
+CONFIG_ERROR_STATUS: Final = 78
 
 
 def load_application(spec: str) -> Any:
@@ -23,14 +27,21 @@ def load_application(spec: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"cannot import {module_name!r}: {e}") from e
+        raise ConfigError(
+            f"python_application {spec!r} in veil.toml: cannot import {module_name!r} ({e})"
+        ) from e
     for attr in attr_path.split("."):
         try:
             obj = getattr(obj, attr)
         except AttributeError:
-            raise ConfigError(f"{spec!r}: {module_name} has no attribute {attr_path!r}") from None
+            raise ConfigError(
+                f"python_application {spec!r} in veil.toml: module {module_name!r} has no "
+                f"attribute {attr_path!r}"
+            ) from None
     if not callable(obj):
-        raise ConfigError(f"{spec!r} is not callable (not an ASGI or WSGI application)")
+        raise ConfigError(
+            f"python_application {spec!r} in veil.toml is not callable (not an ASGI or WSGI app)"
+        )
     return obj
 
 
@@ -51,7 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     sys.path.insert(0, args.dir)
-    app = load_application(args.app)
+    try:
+        app = load_application(args.app)
+    except ConfigError as e:
+        sys.stderr.write(f"{e}\n")
+        return CONFIG_ERROR_STATUS
     if detect_interface(app, args.interface) == "wsgi":
         app = WSGIMiddleware(app)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="auto")

@@ -15,12 +15,13 @@ from typing import IO, Final
 
 import httpx
 
-from veil.errors import OperationError
+from veil.errors import ConfigError, OperationError
 from veil.package.config import CONFIG_FILE_NAME, AppConfig
 
 __all__ = [
     "APP_URL_ENV",
     "DEFAULT_STARTUP_TIMEOUT",
+    "AppServerError",
     "LocalTestResult",
     "find_free_port",
     "run_localtest",
@@ -33,6 +34,19 @@ DEFAULT_STARTUP_TIMEOUT: Final = 30.0
 _POLL_INTERVAL: Final = 0.1
 _STOP_TIMEOUT: Final = 5.0
 _LOG_TAIL_CHARS: Final = 2000
+#: ``veil.dev._serve.CONFIG_ERROR_STATUS``, spelled out so that this module does not import the
+#: server (uvicorn) into the CLI (a test keeps them equal).
+_SERVE_CONFIG_ERROR_STATUS: Final = 78
+
+
+class AppServerError(OperationError):
+    """The app server exited or never answered its healthcheck. The message is one line
+    (ending with the log's last line); ``log`` holds the end of the server's log."""
+
+    def __init__(self, message: str, *, log: str) -> None:
+        last = log.strip().splitlines()[-1:] if log.strip() else []
+        super().__init__(f"{message}: {last[0].strip()}" if last else message)
+        self.log = log
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,8 @@ def run_localtest(
     ``VEIL_APP_URL`` set, stop the server; return pytest's exit status (and output if
     ``capture_output``).
 
-    ``OperationError`` (with the server's log) if the app never becomes healthy.
+    ``ConfigError`` if ``veil.toml`` names an app that cannot be found; ``AppServerError``
+    (with the server's log) if the app never becomes healthy.
     """
     config = AppConfig.from_toml(app_dir / CONFIG_FILE_NAME)
     host = "127.0.0.1"
@@ -116,7 +131,10 @@ def run_localtest(
                 _wait_healthy(base_url + config.healthcheck, server, timeout=startup_timeout)
             except OperationError as e:
                 _stop(server)
-                raise OperationError(f"{e}; server log:\n{_log_tail(log)}") from None
+                tail = _log_tail(log)
+                if server.returncode == _SERVE_CONFIG_ERROR_STATUS and tail:
+                    raise ConfigError(tail.splitlines()[-1]) from None
+                raise AppServerError(str(e), log=tail) from None
             env = os.environ | {APP_URL_ENV: base_url}
             tests = subprocess.run(
                 [python, "-m", "pytest", *pytest_args],

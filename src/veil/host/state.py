@@ -20,6 +20,7 @@ __all__ = [
     "NodeNotFoundError",
     "NodePaths",
     "NodeState",
+    "deployment_dir",
     "existing_node",
     "list_node_names",
     "node_paths",
@@ -105,6 +106,12 @@ class NodePaths:
 
 def nodes_root() -> Path:
     return veil_home() / "nodes"
+
+
+def deployment_dir(name: str) -> Path:
+    """What ``veil deploy`` keeps for the owner of node ``name``: package, code key, evidence,
+    certificate. Removed with the node (``veil stop --remove``) and when the deploy fails."""
+    return veil_home() / "deployments" / validate_node_name(name)
 
 
 def node_paths(name: str) -> NodePaths:

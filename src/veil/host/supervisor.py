@@ -27,6 +27,7 @@ from veil.host.state import (
     DEFAULT_STOP_GRACE,
     NodePaths,
     NodeState,
+    deployment_dir,
     existing_node,
     list_node_names,
     node_paths,
@@ -42,6 +43,7 @@ __all__ = [
     "NodeInfo",
     "PortInUseError",
     "StateTimeoutError",
+    "check_backend_name",
     "follow_log",
     "free_port",
     "is_running",
@@ -293,6 +295,7 @@ def spawn_node(
             f"a node named {name!r} already exists; pick another name, "
             f"`veil restart {name}`, or `veil stop {name} --remove`"
         )
+    check_backend_name(backend)
     package = package.expanduser().resolve()
     if not package.is_file():
         raise ConfigError(f"package {package} not found")
@@ -404,9 +407,15 @@ def _read_state_quietly(paths: NodePaths) -> NodeState | None:
         return None
 
 
+#: Log lines quoted in a node error: its reason line is usually the last; errors are one line.
+_HINT_LINES: Final = 5
+
+
 def _log_hint(paths: NodePaths) -> str:
-    tail = log_tail(paths)
-    return f"; last lines of {paths.log}:\n{tail}" if tail else ""
+    lines = [line.strip() for line in log_tail(paths).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return f"; last lines of its log (veil logs {paths.name}): " + " | ".join(lines[-_HINT_LINES:])
 
 
 def log_tail(paths: NodePaths, max_bytes: int = _LOG_TAIL_BYTES) -> str:
@@ -474,7 +483,21 @@ def stop_node(name: str, *, grace: float = DEFAULT_STOP_GRACE, remove: bool = Fa
     remove_stale_runtime_dirs(paths.root)
     if remove:
         shutil.rmtree(paths.root, ignore_errors=True)
+        # What `veil deploy` kept for this node holds the package's code key: a removed node
+        # must not leave a secret behind.
+        shutil.rmtree(deployment_dir(name), ignore_errors=True)
     return was_running
+
+
+def check_backend_name(backend: str) -> str:
+    """``backend`` if veil has such a backend; ``ConfigError`` before anything is created."""
+    from veil.identity.measurement import BACKEND_NAMES  # noqa: PLC0415 - only spawn needs it
+
+    if backend not in BACKEND_NAMES:
+        raise ConfigError(
+            f"unknown backend {backend!r} (--backend): use one of {', '.join(BACKEND_NAMES)}"
+        )
+    return backend
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

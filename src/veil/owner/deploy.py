@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import TYPE_CHECKING, Final
 from veil.attestation.result import Tee
 from veil.crypto.keys import CodeKey, read_code_key, write_code_key
 from veil.errors import ConfigError
-from veil.host.state import node_paths, validate_node_name, veil_home
+from veil.host.state import deployment_dir, node_paths, validate_node_name
 from veil.host.supervisor import (
     DEFAULT_SPAWN_TIMEOUT,
     NameInUseError,
+    check_backend_name,
     node_info,
     spawn_node,
     stop_node,
@@ -112,11 +114,6 @@ class DeployResult:
         }
 
 
-def deployment_dir(name: str) -> Path:
-    """The owner's files for one deployment: package, code key, evidence, certificate."""
-    return veil_home() / "deployments" / validate_node_name(name)
-
-
 def _noop(step: str) -> None:
     return None
 
@@ -169,13 +166,15 @@ def deploy(
 
     The enclave is verified like a remote one: the owner trusts nothing the node or the
     operator's files say until the evidence verified against the package just built. On any
-    failure after the node started, the node is stopped (its directory and log are kept).
+    failure after the node started, the node is stopped (its directory and log are kept); on
+    any failure at all, the deployment directory (with the code key) is removed.
     """
     if options.backend == "simulated" and not options.allow_simulated_insecure:
         raise ConfigError(
             "the simulated backend has no TEE and every verifier refuses its evidence; pass "
             "--allow-simulated-insecure to deploy on it anyway (test data only)"
         )
+    check_backend_name(options.backend)  # before packaging, which takes a while
     name = _app_name(source, options)
     options = replace(options, image=_image(source, options))
     if node_paths(name).root.exists():  # before packaging, which takes a while
@@ -184,19 +183,23 @@ def deploy(
         )
     directory = deployment_dir(name)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    on_step("package")
-    package, code_key = _package(source, directory, options)
-    header = read_package_header(package)
-    on_step("spawn")
-    paths = spawn_node(
-        package,
-        name=name,
-        port=options.port,
-        host=options.host,
-        backend=options.backend,
-        san=options.san,
-        operator_tls=options.operator_tls,
-    )
+    try:
+        on_step("package")
+        package, code_key = _package(source, directory, options)
+        header = read_package_header(package)
+        on_step("spawn")
+        paths = spawn_node(
+            package,
+            name=name,
+            port=options.port,
+            host=options.host,
+            backend=options.backend,
+            san=options.san,
+            operator_tls=options.operator_tls,
+        )
+    except BaseException:
+        _remove_deployment(directory)
+        raise
     try:
         # Imported now rather than with this module: the node is booting meanwhile, so on a
         # machine with a core to spare the verifier, sealing and TLS code load for free.
@@ -218,6 +221,7 @@ def deploy(
         # (`veil logs NAME`; `veil stop NAME --remove` to clean up).
         with contextlib.suppress(Exception):
             stop_node(name, grace=2.0)
+        _remove_deployment(directory)
         raise
     certificate = directory / "certificate.pem"
     steps.write_certificate(certificate, served)
@@ -232,3 +236,10 @@ def deploy(
         end_to_end=end_to_end,
         simulated=enclave.evidence.verified_quote.tee is Tee.SIMULATED,
     )
+
+
+def _remove_deployment(directory: Path) -> None:
+    # A deploy that failed leaves no code key (a secret) and no package behind: the owner's
+    # source is intact and a new deploy makes a fresh key. The node's own directory stays,
+    # for its log.
+    shutil.rmtree(directory, ignore_errors=True)

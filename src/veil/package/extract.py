@@ -70,7 +70,7 @@ def _parse_pax(data: bytes) -> dict[str, bytes]:
             raise ArchiveError("malformed PAX record")
         key, equals, value = record[len(length_text) + 1 : -1].partition(b"=")
         if not equals or key not in {b"path", b"size"} or key.decode() in records:
-            raise ArchiveError(f"PAX record {key[:32]!r} is not accepted")
+            raise ArchiveError(f"PAX record {_printable(key[:32])} is not accepted")
         records[key.decode()] = value
     return records
 
@@ -178,7 +178,7 @@ class ArchiveExtractor(io.RawIOBase):
             return
         if typeflag != b"0":
             raise ArchiveError(
-                f"tar member type {typeflag!r} refused (only regular files are extracted)"
+                f"tar member type {_printable(typeflag)} refused (only regular files are extracted)"
             )
         self._on_member(block, size)
 
@@ -333,3 +333,10 @@ def staging_directory(dest: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _printable(raw: bytes) -> str:
+    """Archive bytes quoted in an error: printable ASCII as is, other bytes as ``\\xNN``
+    (never a Python bytes repr, never a control character reaching a terminal)."""
+    text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x27 else f"\\x{b:02x}" for b in raw)
+    return f"'{text}'"

@@ -7,6 +7,7 @@ needs the RA-TLS reader, and ``ratls`` depends on ``attestation``, never the rev
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,9 +63,17 @@ def _same(field: str, in_document: object, in_certificate: object) -> None:
     )
     if not equal:
         raise EvidenceMismatchError(
-            f"evidence {field} is {in_document!r} but the attested certificate says "
-            f"{in_certificate!r}"
+            f"evidence {field} is {_shown(in_document)} but the attested certificate says "
+            f"{_shown(in_certificate)}"
         )
+
+
+def _shown(value: object) -> str:
+    # Bytes here are untrusted and can be kilobytes (a whole quote): name them by length and
+    # digest, never by repr, so that the message stays one short line.
+    if isinstance(value, bytes):
+        return f"{len(value)} bytes (sha256 {hashlib.sha256(value).hexdigest()[:16]}…)"
+    return repr(value)
 
 
 def document_claims(document: EvidenceDocument) -> RatlsClaims:
