@@ -8,7 +8,8 @@ followed by ``curl --cacert <verified cert>``, and reports the median of two kin
   requirements, so vendoring copies and re-hashes the cached wheels instead of running pip.
 
 Then one in-process deploy (warm cache) with the time of each step. Dependencies come from an
-offline wheelhouse (the installed FastAPI repacked), so the figures include vendoring but no
+offline wheelhouse (the installed FastAPI repacked, into a copy of the example whose pins name
+the installed versions, as the end-to-end tests do), so the figures include vendoring but no
 network. Every run uses a fresh ``VEIL_HOME`` node and a private ``XDG_CACHE_HOME``; nothing
 from the user's own cache is used.
 
@@ -37,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e._wheels import build_wheelhouse
+from tests.e2e._wheels import build_wheelhouse, offline_copy
 
 from bench._harness import print_table
 
@@ -53,13 +54,15 @@ def _veil() -> str:
     return found
 
 
-def _one_run(veil: str, wheels: Path, env: dict[str, str], name: str, *extra: str) -> float:
+def _one_run(
+    veil: str, app: Path, wheels: Path, env: dict[str, str], name: str, *extra: str
+) -> float:
     start = time.perf_counter()
     out = subprocess.run(
         [
             veil,
             "deploy",
-            str(APP),
+            str(app),
             "--name",
             name,
             "--allow-simulated-insecure",
@@ -97,7 +100,7 @@ def _one_run(veil: str, wheels: Path, env: dict[str, str], name: str, *extra: st
     return elapsed
 
 
-def _steps(wheels: Path, cache: Path) -> list[tuple[str, float]]:
+def _steps(app: Path, wheels: Path, cache: Path) -> list[tuple[str, float]]:
     from veil.host.supervisor import stop_node
     from veil.owner.deploy import DeployOptions, deploy
     from veil.package.wheel_cache import WheelCache
@@ -105,7 +108,7 @@ def _steps(wheels: Path, cache: Path) -> list[tuple[str, float]]:
     marks: list[tuple[str, float]] = []
     start = time.perf_counter()
     deploy(
-        APP,
+        app,
         DeployOptions(
             name="bench-steps",
             allow_simulated_insecure=True,
@@ -145,19 +148,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="veil-bench-") as scratch:
         home, wheels = Path(scratch) / "home", Path(scratch) / "wheels"
         build_wheelhouse(wheels, ["fastapi"])
+        # The example pins exact versions; the offline wheelhouse holds the installed ones.
+        app = offline_copy(APP, Path(scratch) / "src")
         env = {**os.environ, "VEIL_HOME": str(home)}
         os.environ["VEIL_HOME"] = str(home)
         warmup = {**env, "XDG_CACHE_HOME": str(Path(scratch) / "cache-warmup")}
-        _one_run(veil, wheels, warmup, "bench-warmup", "--no-wheel-cache")
+        _one_run(veil, app, wheels, warmup, "bench-warmup", "--no-wheel-cache")
         first: list[float] = []
         for i in range(max(args.first_runs, 1)):
             cache = Path(scratch) / f"cache-{i}"  # empty: this deploy runs pip, fills it
             first.append(
-                _one_run(veil, wheels, {**env, "XDG_CACHE_HOME": str(cache)}, f"bench-first-{i}")
+                _one_run(
+                    veil, app, wheels, {**env, "XDG_CACHE_HOME": str(cache)}, f"bench-first-{i}"
+                )
             )
         warm = {**env, "XDG_CACHE_HOME": str(cache)}
-        repeat = [_one_run(veil, wheels, warm, f"bench-{i}") for i in range(args.runs)]
-        steps = _steps(wheels, cache)
+        repeat = [_one_run(veil, app, wheels, warm, f"bench-{i}") for i in range(args.runs)]
+        steps = _steps(app, wheels, cache)
     print_table(
         "veil deploy → first verified response (hello-fastapi, simulated)",
         ("deploy", "runs", "median s", "min s", "max s", "target s", "met"),

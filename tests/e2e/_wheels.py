@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -76,3 +77,21 @@ def build_wheelhouse(directory: Path, requirements: list[str]) -> Path:
     for dist in _closure(requirements):
         _repack(dist, directory)
     return directory
+
+
+def offline_copy(example: Path, directory: Path) -> Path:
+    """A copy of the app ``example`` in ``directory`` whose pins name the versions installed here.
+
+    The examples pin every dependency for a stable fingerprint; the offline wheelhouse can only
+    hold what this environment has installed, which may be newer on a fresh machine.
+    """
+    source = directory / example.name
+    shutil.copytree(example, source, ignore=shutil.ignore_patterns("__pycache__"))
+    requirements = source / "requirements.txt"
+    pinned = []
+    for line in requirements.read_text().splitlines():
+        name = line.split("==", 1)[0].strip()
+        if name and not name.startswith("#"):
+            pinned.append(f"{name}=={metadata.version(name)}")
+    requirements.write_text("\n".join(pinned) + "\n")
+    return source

@@ -5,14 +5,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT, register_veil_home
 from tests.e2e._certs import CertFiles, owner_ca_and_leaf
-from tests.e2e._wheels import build_wheelhouse
+from tests.e2e._wheels import build_wheelhouse, offline_copy
 from veil.crypto.keys import CodeKey, write_code_key
 from veil.host.supervisor import list_nodes, stop_node
 from veil.package.encrypted import PackageHeader, read_package_header, write_package
@@ -51,24 +50,6 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheelhouse(tmp_path_factory.mktemp("wheels"), ["fastapi", "flask"])
 
 
-def offline_copy(example: str, directory: Path) -> Path:
-    """A copy of an example whose pins name the versions installed here.
-
-    The examples pin every dependency for a stable fingerprint; the offline wheelhouse can only
-    hold what this environment has installed, which may be newer on a fresh machine.
-    """
-    source = directory / example
-    shutil.copytree(EXAMPLES / example, source, ignore=shutil.ignore_patterns("__pycache__"))
-    requirements = source / "requirements.txt"
-    pinned = []
-    for line in requirements.read_text().splitlines():
-        name = line.split("==", 1)[0].strip()
-        if name and not name.startswith("#"):
-            pinned.append(f"{name}=={metadata.version(name)}")
-    requirements.write_text("\n".join(pinned) + "\n")
-    return source
-
-
 def build_app(source: Path, out: Path, wheelhouse: Path) -> BuiltApp:
     out.mkdir(parents=True, exist_ok=True)
     key = CodeKey.generate()
@@ -81,7 +62,7 @@ def build_app(source: Path, out: Path, wheelhouse: Path) -> BuiltApp:
 
 def _owner_certificate_copy(example: str, directory: Path) -> tuple[Path, CertFiles]:
     """The example rewritten for the owner-certificate scenario, with a CA-issued cert."""
-    source = offline_copy(example, directory)
+    source = offline_copy(EXAMPLES / example, directory)
     certs = owner_ca_and_leaf(directory / "pki", [OWNER_DOMAIN, "localhost", "127.0.0.1"])
     (source / "tls").mkdir()
     shutil.copy(certs.certificate, source / "tls" / "cert.pem")
@@ -97,7 +78,7 @@ def _owner_certificate_copy(example: str, directory: Path) -> tuple[Path, CertFi
 
 def _operator_copy(example: str, directory: Path) -> Path:
     """The example rewritten for the operator TLS scenario (the package's opt-in)."""
-    source = offline_copy(example, directory)
+    source = offline_copy(EXAMPLES / example, directory)
     toml = (source / "veil.toml").read_text()
     toml = toml.replace('[tls]\nscenario = "zero-trust"\n', '[tls]\nscenario = "operator"\n')
     (source / "veil.toml").write_text(toml)
@@ -114,7 +95,7 @@ class OwnerCertApp:
 def built_apps(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> dict[str, BuiltApp]:
     root = tmp_path_factory.mktemp("built")
     return {
-        name: build_app(offline_copy(name, root / "src"), root / name, wheelhouse)
+        name: build_app(offline_copy(EXAMPLES / name, root / "src"), root / name, wheelhouse)
         for name in ("hello-fastapi", "hello-flask")
     }
 
