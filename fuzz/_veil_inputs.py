@@ -72,6 +72,7 @@ def simulated_evidence() -> SimulatedEvidence:
         return issue_simulated_quote(
             root,
             measurement=bytes(48),
+            image=bytes(48),
             report_data=report_data,
             platform_id=bytes(16),
             debug=False,

@@ -20,7 +20,12 @@ from veil.attestation.simulated import SimulationRoot, issue_simulated_quote
 NOW = datetime(2025, 6, 26, 22, 7, 51, tzinfo=UTC)
 ROOT = SimulationRoot.generate()
 SIMULATED = issue_simulated_quote(
-    ROOT, measurement=bytes(48), report_data=bytes(64), platform_id=bytes(16), now=NOW
+    ROOT,
+    measurement=bytes(48),
+    image=bytes(48),
+    report_data=bytes(64),
+    platform_id=bytes(16),
+    now=NOW,
 )
 SGX_QUOTE = "phala-dcap-qvl/sgx_quote"
 SGX_BUNDLE = "_assembled/phala_dcap_qvl_sgx_quote/collateral.json"

@@ -25,6 +25,7 @@ from veil.errors import FormatError
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 ROOT = SimulationRoot.generate()
 MEASUREMENT = bytes(range(48))
+IMAGE = bytes(range(48, 96))
 REPORT_DATA = bytes(range(100, 164))
 PLATFORM_ID = b"P" * 16
 
@@ -35,6 +36,7 @@ def _quote(
     return issue_simulated_quote(
         root,
         measurement=MEASUREMENT,
+        image=IMAGE,
         report_data=REPORT_DATA,
         platform_id=PLATFORM_ID,
         debug=debug,
@@ -49,7 +51,12 @@ def test_layout_table_is_contiguous_and_totals_the_size() -> None:
         assert struct.calcsize(fmt) == size
         assert fmt.startswith("<")
         offset += size
-    assert offset == SIMULATED_QUOTE_SIZE == 248
+    assert offset == SIMULATED_QUOTE_SIZE == 296
+    assert [row[0] for row in SIMULATED_QUOTE_FIELDS][6:9] == [
+        "measurement",
+        "image",
+        "report_data",
+    ]
 
 
 def test_roundtrip_verifies_as_simulated() -> None:
@@ -61,6 +68,7 @@ def test_roundtrip_verifies_as_simulated() -> None:
     assert verified.verified_at == NOW
     assert verified.measurements == {
         "measurement": MEASUREMENT.hex(),
+        "image": IMAGE.hex(),
         "platform_id": PLATFORM_ID.hex(),
         "report_data": REPORT_DATA.hex(),
     }
@@ -117,7 +125,9 @@ def test_from_pem_rejects_garbage_and_other_key_types() -> None:
 # --- attacks -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("offset", [16, 24, 40, 88, 151, 152, 184, 247], ids=lambda o: f"byte{o}")
+@pytest.mark.parametrize(
+    "offset", [16, 24, 40, 88, 135, 136, 199, 200, 232, 295], ids=lambda o: f"byte{o}"
+)
 def test_tampered_byte_is_refused(offset: int) -> None:
     quote = bytearray(_quote())
     quote[offset] ^= 0x01
@@ -125,9 +135,10 @@ def test_tampered_byte_is_refused(offset: int) -> None:
         verify_simulated_quote(bytes(quote), root_public_key=ROOT.public_key_bytes(), now=NOW)
 
 
-def test_tampered_measurement_fails_the_signature_step() -> None:
+@pytest.mark.parametrize("offset", [40, 88], ids=["measurement", "image"])
+def test_tampered_register_fails_the_signature_step(offset: int) -> None:
     quote = bytearray(_quote())
-    quote[40] ^= 0x01
+    quote[offset] ^= 0x01
     with pytest.raises(QuoteVerificationError, match="step S3: simulated quote signature"):
         verify_simulated_quote(bytes(quote), root_public_key=ROOT.public_key_bytes(), now=NOW)
 
@@ -148,7 +159,7 @@ def test_other_root_is_refused() -> None:
 def test_other_root_with_forged_key_id_fails_signature() -> None:
     other = SimulationRoot.generate()
     forged = bytearray(_quote(root=other))
-    forged[152:184] = ROOT.key_id()
+    forged[200:232] = ROOT.key_id()
     with pytest.raises(QuoteVerificationError, match="S3"):
         verify_simulated_quote(bytes(forged), root_public_key=ROOT.public_key_bytes(), now=NOW)
 
@@ -172,8 +183,8 @@ def test_truncated_and_extended_quotes_are_format_errors() -> None:
 
 def test_unknown_version_flags_and_reserved_are_refused() -> None:
     quote = _quote()
-    with pytest.raises(QuoteFormatError, match="version 2"):
-        parse_simulated_quote(quote[:8] + b"\x02\x00" + quote[10:])
+    with pytest.raises(QuoteFormatError, match="version 3"):
+        parse_simulated_quote(quote[:8] + b"\x03\x00" + quote[10:])
     with pytest.raises(QuoteFormatError, match="flags"):
         parse_simulated_quote(quote[:10] + b"\x02\x00" + quote[12:])
     with pytest.raises(QuoteFormatError, match="reserved"):
@@ -192,8 +203,25 @@ def test_naive_now_is_a_programming_error() -> None:
 def test_issue_checks_field_sizes() -> None:
     with pytest.raises(ValueError, match="measurement"):
         issue_simulated_quote(
-            ROOT, measurement=b"x", report_data=REPORT_DATA, platform_id=PLATFORM_ID
+            ROOT, measurement=b"x", image=IMAGE, report_data=REPORT_DATA, platform_id=PLATFORM_ID
         )
+    with pytest.raises(ValueError, match="image"):
+        issue_simulated_quote(
+            ROOT,
+            measurement=MEASUREMENT,
+            image=b"x",
+            report_data=REPORT_DATA,
+            platform_id=PLATFORM_ID,
+        )
+
+
+def test_version_1_without_image_register_is_refused_clearly() -> None:
+    # A v1 quote: the v2 fields without the image register, version 1.
+    quote = _quote()
+    v1 = quote[:8] + b"\x01\x00" + quote[10:88] + quote[136:232] + bytes(64)
+    assert len(v1) == 248
+    with pytest.raises(QuoteFormatError, match=r"version 1 carries no image register.*restart"):
+        parse_simulated_quote(v1)
 
 
 @settings(max_examples=300, deadline=None)
@@ -204,7 +232,7 @@ def test_parser_raises_only_quote_format_error(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(min_size=240, max_size=240))
+@given(st.binary(min_size=288, max_size=288))
 def test_parser_on_magic_prefixed_noise(data: bytes) -> None:
     blob = SIMULATED_QUOTE_MAGIC + data
     with contextlib.suppress(QuoteFormatError):

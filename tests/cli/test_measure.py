@@ -12,12 +12,14 @@ from veil.cli.main import main
 from veil.crypto.digest import sha256_tagged
 from veil.crypto.keys import CodeKey
 from veil.enclave.backends.simulated import SimulatedBackend
+from veil.errors import ConfigError
 from veil.identity.app import (
     gramine_manifest_inputs,
     security_config_digest,
     snp_host_data,
     tdx_rtmr_event,
 )
+from veil.identity.environment import simulated_image_reference
 from veil.identity.image import guest_measurement
 from veil.identity.reference import ImageReference
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
@@ -245,3 +247,21 @@ def test_measure_refuses_bad_image_options(
     extra = [str(_image_file(tmp_path, "tdx")) if item == "TDX" else item for item in extra]
     assert main(["measure", str(package), *extra]) != 0
     assert "error" in capsys.readouterr().err
+
+
+def test_measure_prints_this_machines_simulated_image(
+    package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    here = simulated_image_reference().to_json()
+    report = _json(capsys, ["measure", "--backend", "simulated", "--json"])
+    assert report["image"] == here
+    assert ImageReference.from_json(json.dumps(report["image"]).encode()).tee.value == "simulated"
+    assert isinstance(report["environment"], dict)
+    with_package = _json(capsys, ["measure", str(package), "--json"])
+    assert with_package["image"] == here
+    measurement = with_package["measurement"]
+    assert isinstance(measurement, dict)
+    assert measurement["values"]["image"] == simulated_image_reference().registers["image"]
+    assert main(["measure", "--backend", "simulated"]) == 0
+    assert '"tee": "simulated"' in capsys.readouterr().out
+    assert main(["measure", "--backend", "configfs-tsm"]) == ConfigError.exit_code

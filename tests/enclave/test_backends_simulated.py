@@ -18,6 +18,7 @@ from veil.enclave.backends.simulated import (
 )
 from veil.errors import FormatError
 from veil.identity.app import expected_measurement
+from veil.identity.environment import python_environment
 from veil.identity.runtime import RuntimeIdentity
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -90,8 +91,38 @@ def test_quote_verifies_and_carries_expected_measurement(root_path: Path) -> Non
     )
     assert verified.tee == Tee.SIMULATED
     assert verified.report_data == report_data
-    assert backend.measurement() == expected
+    image = python_environment().image().hex()
+    assert backend.measurement().values == {**expected.values, "image": image}
     assert expected.is_matched_by(verified.tee, verified.measurements)
+    assert backend.measurement().is_matched_by(verified.tee, verified.measurements)
+
+
+def test_image_is_the_environment_the_node_started_in(root_path: Path) -> None:
+    other = bytes.fromhex("0e" * 48)
+    backend = SimulatedBackend(
+        root_path=root_path,
+        runtime=RUNTIME,
+        fingerprint=FINGERPRINT,
+        security_config_digest=CONFIG_DIGEST,
+        image=other,
+        clock=lambda: NOW,
+    )
+    verified = verify_simulated_quote(
+        backend.quote(bytes(64)), root_public_key=backend.root_public_key, now=NOW
+    )
+    assert verified.measurements["image"] == other.hex()
+    with pytest.raises(ValueError, match="48 bytes"):
+        _backend_with_image(root_path, b"short")
+
+
+def _backend_with_image(root: Path, image: bytes) -> SimulatedBackend:
+    return SimulatedBackend(
+        root_path=root,
+        runtime=RUNTIME,
+        fingerprint=FINGERPRINT,
+        security_config_digest=CONFIG_DIGEST,
+        image=image,
+    )
 
 
 @pytest.mark.parametrize("size", [0, 32, 63, 65])

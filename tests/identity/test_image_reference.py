@@ -60,11 +60,30 @@ def snp_document() -> dict[str, Any]:
     return document
 
 
+def simulated_document() -> dict[str, Any]:
+    return {
+        "format": "veil-image-reference",
+        "version": 1,
+        "tee": "simulated",
+        "name": "python environment cpython 3.11.7 linux-x86_64, 56 distributions",
+        "measurements": {"image": "1e" * 48},
+    }
+
+
 def _parse(document: dict[str, Any]) -> ImageReference:
     return ImageReference.from_json(json.dumps(document).encode())
 
 
-@pytest.mark.parametrize("make", [tdx_document, snp_document])
+def _simulated_with_provenance() -> dict[str, Any]:
+    document = simulated_document()
+    document["builder"] = tdx_document()["builder"]
+    document["build"] = tdx_document()["build"]
+    return document
+
+
+@pytest.mark.parametrize(
+    "make", [tdx_document, snp_document, simulated_document, _simulated_with_provenance]
+)
 def test_valid_documents_parse_round_trip_and_match_the_schema(make: Any) -> None:
     document = make()
     jsonschema.validate(document, SCHEMA)
@@ -134,7 +153,19 @@ _DELETE = object()
         (tdx_document, "version", 2, "version"),
         (tdx_document, "version", True, "version"),
         (tdx_document, "tee", "sgx", "tee"),
-        (tdx_document, "tee", "simulated", "tee"),
+        (tdx_document, "tee", "simulated", "rtmr3_events: not allowed for a simulated image"),
+        (snp_document, "tee", "simulated", "allow_vlek: not allowed for a simulated image"),
+        (tdx_document, "builder", _DELETE, "missing member 'builder'"),
+        (snp_document, "build", _DELETE, "missing member 'build'"),
+        (simulated_document, "measurements.image", "1e" * 47, "measurements.image"),
+        (simulated_document, "measurements.measurement", "1e" * 48, "unknown member"),
+        (simulated_document, "measurements.image", _DELETE, "missing member 'image'"),
+        (
+            simulated_document,
+            "builder",
+            {"name": "x", "url": "https://x"},
+            "missing member 'build'",
+        ),
         (tdx_document, "extra", 1, "unknown member 'extra'"),
         (tdx_document, "name", "", "name"),
         (tdx_document, "name", "x" * 129, "name"),

@@ -98,28 +98,28 @@ def test_bad_image_file_is_named(
     assert "bad-image.json" in capsys.readouterr().err
 
 
-def test_simulated_evidence_ignores_the_image_and_reports_what_was_compared(
+def test_simulated_evidence_refuses_an_image_of_another_tee(
     notes: Packaged, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A veil.toml may name an image; the simulated backend keeps working with it."""
+    """A TDX image is never silently ignored: simulated evidence has its own image."""
     image = ImageReference.from_json(json.dumps(tdx_document()).encode())
     document = make_instance(notes.package).evidence_document()
-    enclave = verify_owner_evidence(
-        document, notes.package, now=NOW, allow_simulated_insecure=True, image=image
-    )
-    assert list(enclave.compared) == ["measurement"]
-    report = enclave.to_json()
-    assert report["compared"] == dict(enclave.compared)
-    assert report["image"] == image.to_json()
+    with pytest.raises(PolicyError, match="are for tdx, the enclave is simulated"):
+        verify_owner_evidence(
+            document, notes.package, now=NOW, allow_simulated_insecure=True, image=image
+        )
 
     evidence = tmp_path / "evidence.json"
     evidence.write_bytes(document.to_json())
     argv = ["verify", "--evidence", str(evidence), "--package", str(notes.package)]
-    argv += ["--allow-simulated-insecure", "--image", str(_image(tmp_path, tdx_document()))]
+    argv += ["--allow-simulated-insecure"]
+    assert main([*argv, "--image", str(_image(tmp_path, tdx_document()))]) == 3
+    assert "the enclave is simulated" in capsys.readouterr().err
+    # Without --image, this machine's simulated image is compared, and shown.
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "compared     measurement" in out
-    assert "veil-guest-ubuntu-24.04" in out
+    assert "compared     image measurement" in out
+    assert "veil-guest-ubuntu-24.04" not in out
 
 
 def test_attested_client_takes_the_image() -> None:

@@ -17,6 +17,7 @@ from veil.ratls.claims import RatlsClaims
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ROOT = SimulationRoot.generate()
 MEASUREMENT = bytes.fromhex("5a" * 48)
+IMAGE = bytes.fromhex("1e" * 48)
 PLATFORM_ID = b"\x01" * 16
 CLAIMS = RatlsClaims(
     app_name="hello",
@@ -44,6 +45,7 @@ def simulated_quote_fn(
         return issue_simulated_quote(
             root,
             measurement=MEASUREMENT,
+            image=IMAGE,
             report_data=report_data,
             platform_id=PLATFORM_ID,
             debug=debug,

@@ -112,6 +112,7 @@ def _quote_over(first_half: bytes) -> bytes:
     return issue_simulated_quote(
         ROOT,
         measurement=MEASUREMENT,
+        image=bytes(48),
         report_data=first_half + bytes(32),
         platform_id=PLATFORM_ID,
         now=NOW,

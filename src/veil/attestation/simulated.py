@@ -17,15 +17,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from veil.attestation._layout import Layout
 from veil.attestation.errors import QuoteFormatError, QuoteVerificationError
 from veil.attestation.result import TcbStatus, Tee, VerifiedQuote
 from veil.errors import FormatError
 
 __all__ = [
+    "IMAGE_SIZE",
     "MAX_ISSUED_IN_FUTURE",
     "MEASUREMENT_SIZE",
     "PLATFORM_ID_SIZE",
     "SIMULATED_QUOTE_FIELDS",
+    "SIMULATED_QUOTE_LAYOUT",
     "SIMULATED_QUOTE_MAGIC",
     "SIMULATED_QUOTE_SIZE",
     "SIMULATED_QUOTE_VERSION",
@@ -44,8 +47,11 @@ _log = logging.getLogger(__name__)
 #: First 8 bytes of every simulated quote. A DCAP quote starts with a little-endian version
 #: (3, 4 or 5) and can never begin with ASCII ``V``, so the two are never confused.
 SIMULATED_QUOTE_MAGIC: Final = b"VEILSIM\x00"
-SIMULATED_QUOTE_VERSION: Final = 1
+SIMULATED_QUOTE_VERSION: Final = 2
 MEASUREMENT_SIZE: Final = 48
+#: The simulated image register: the digest of the node's Python environment
+#: (:mod:`veil.identity.environment`), the counterpart of TDX MRTD/RTMR0-2 or SNP MEASUREMENT.
+IMAGE_SIZE: Final = 48
 REPORT_DATA_SIZE: Final = 64
 PLATFORM_ID_SIZE: Final = 16
 SIMULATION_ROOT_PUBLIC_KEY_SIZE: Final = 32
@@ -58,24 +64,37 @@ MAX_ISSUED_IN_FUTURE: Final = timedelta(minutes=5)
 _FLAG_DEBUG: Final = 0x0001
 _KNOWN_FLAGS: Final = _FLAG_DEBUG
 
-#: Layout of a simulated quote v1: (name, offset, size, struct format). All integers are
+#: Total size of a simulated quote v2, in bytes.
+SIMULATED_QUOTE_SIZE: Final = 296
+#: Layout of a simulated quote v2 (``docs/formats.md``, "Simulated quote"). All integers are
 #: little-endian. The Ed25519 signature covers every byte before it.
-SIMULATED_QUOTE_FIELDS: Final[tuple[tuple[str, int, int, str], ...]] = (
-    ("magic", 0, 8, "<8s"),
-    ("version", 8, 2, "<H"),
-    ("flags", 10, 2, "<H"),
-    ("reserved", 12, 4, "<I"),
-    ("issued_at", 16, 8, "<q"),
-    ("platform_id", 24, PLATFORM_ID_SIZE, "<16s"),
-    ("measurement", 40, MEASUREMENT_SIZE, "<48s"),
-    ("report_data", 88, REPORT_DATA_SIZE, "<64s"),
-    ("root_key_id", 152, _KEY_ID_SIZE, "<32s"),
-    ("signature", 184, _SIGNATURE_SIZE, "<64s"),
+SIMULATED_QUOTE_LAYOUT: Final = Layout.of(
+    "simulated quote v2",
+    SIMULATED_QUOTE_SIZE,
+    (
+        ("magic", 0, "<8s"),
+        ("version", 8, "<H"),
+        ("flags", 10, "<H"),
+        ("reserved", 12, "<I"),
+        ("issued_at", 16, "<q"),
+        ("platform_id", 24, "<16s"),
+        ("measurement", 40, "<48s"),
+        ("image", 88, "<48s"),
+        ("report_data", 136, "<64s"),
+        ("root_key_id", 200, "<32s"),
+        ("signature", 232, "<64s"),
+    ),
 )
-_SIGNED_SIZE: Final = 184
-#: Total size of a simulated quote v1, in bytes.
-SIMULATED_QUOTE_SIZE: Final = 248
-_STRUCT: Final = struct.Struct("<8sHHIq16s48s64s32s64s")
+#: The same table as (name, offset, size, struct format) rows.
+SIMULATED_QUOTE_FIELDS: Final[tuple[tuple[str, int, int, str], ...]] = tuple(
+    (item.name, item.offset, item.size, item.fmt) for item in SIMULATED_QUOTE_LAYOUT.fields
+)
+_SIGNED_SIZE: Final = SIMULATED_QUOTE_LAYOUT.field("signature").offset
+#: The whole table as one struct, to issue a quote in one call (fields in table order).
+_STRUCT: Final = struct.Struct("<" + "".join(fmt[1:] for *_, fmt in SIMULATED_QUOTE_FIELDS))
+#: Version 1 had no image register; its quotes are refused (simulated evidence is fresh from a
+#: running node, never archived, so restarting the node is the whole migration).
+_VERSION_WITHOUT_IMAGE: Final = 1
 
 _KEY_ID_LABEL: Final = b"veil/simulation-root-key-id/v1\x00"
 
@@ -149,6 +168,7 @@ class SimulatedQuote:
     issued_at: datetime | None
     platform_id: bytes
     measurement: bytes
+    image: bytes
     report_data: bytes
     root_key_id: bytes
     signature: bytes
@@ -159,6 +179,7 @@ class SimulatedQuote:
     def measurements(self) -> dict[str, str]:
         return {
             "measurement": self.measurement.hex(),
+            "image": self.image.hex(),
             "platform_id": self.platform_id.hex(),
             "report_data": self.report_data.hex(),
         }
@@ -173,14 +194,17 @@ def issue_simulated_quote(
     root: SimulationRoot,
     *,
     measurement: bytes,
+    image: bytes,
     report_data: bytes,
     platform_id: bytes,
     debug: bool = False,
     now: datetime | None = None,
 ) -> bytes:
-    """Build and sign a simulated quote v1 (see ``docs/formats.md``, "Simulated quote")."""
+    """Build and sign a simulated quote v2 (see ``docs/formats.md``, "Simulated quote")."""
     if len(measurement) != MEASUREMENT_SIZE:
         raise ValueError("measurement must be 48 bytes")
+    if len(image) != IMAGE_SIZE:
+        raise ValueError("image must be 48 bytes")
     if len(report_data) != REPORT_DATA_SIZE:
         raise ValueError("report_data must be 64 bytes")
     if len(platform_id) != PLATFORM_ID_SIZE:
@@ -200,9 +224,10 @@ def issue_simulated_quote(
         issued_at,
         platform_id,
         measurement,
+        image,
         report_data,
         root.key_id(),
-        b"\x00" * _SIGNATURE_SIZE,
+        bytes(_SIGNATURE_SIZE),
     )[:_SIGNED_SIZE]
     return signed + root.sign(signed)
 
@@ -214,24 +239,21 @@ def parse_simulated_quote(data: bytes) -> SimulatedQuote:
     if len(data) < 10:
         raise QuoteFormatError("simulated quote is truncated")
     (version,) = struct.unpack_from("<H", data, 8)
+    if version == _VERSION_WITHOUT_IMAGE:
+        raise QuoteFormatError(
+            "simulated quote version 1 carries no image register and is no longer accepted: "
+            "restart the simulated node with this veil release"
+        )
     if version != SIMULATED_QUOTE_VERSION:
         raise QuoteFormatError(f"unsupported simulated quote version {version}")
     if len(data) != SIMULATED_QUOTE_SIZE:
         raise QuoteFormatError(
-            f"simulated quote v1 is {SIMULATED_QUOTE_SIZE} bytes, got {len(data)}"
+            f"simulated quote v{version} is {SIMULATED_QUOTE_SIZE} bytes, got {len(data)}"
         )
-    (
-        _magic,
-        _version,
-        flags,
-        reserved,
-        issued_at,
-        platform_id,
-        measurement,
-        report_data,
-        root_key_id,
-        signature,
-    ) = _STRUCT.unpack(data)
+    fields = SIMULATED_QUOTE_LAYOUT.unpack(data)
+    flags = fields.int_("flags")
+    reserved = fields.int_("reserved")
+    issued_at = fields.int_("issued_at")
     if flags & ~_KNOWN_FLAGS:
         raise QuoteFormatError(f"simulated quote has unknown flags 0x{flags:04x}")
     if reserved != 0:
@@ -246,11 +268,12 @@ def parse_simulated_quote(data: bytes) -> SimulatedQuote:
         version=version,
         debug=bool(flags & _FLAG_DEBUG),
         issued_at=issued,
-        platform_id=platform_id,
-        measurement=measurement,
-        report_data=report_data,
-        root_key_id=root_key_id,
-        signature=signature,
+        platform_id=fields.bytes_("platform_id"),
+        measurement=fields.bytes_("measurement"),
+        image=fields.bytes_("image"),
+        report_data=fields.bytes_("report_data"),
+        root_key_id=fields.bytes_("root_key_id"),
+        signature=fields.bytes_("signature"),
         signed_data=data[:_SIGNED_SIZE],
         raw=bytes(data),
     )

@@ -21,6 +21,7 @@ from veil.identity.app import (
     snp_host_data,
     tdx_rtmr_event,
 )
+from veil.identity.environment import SIMULATED_IMAGE_REGISTER, python_environment
 from veil.identity.image import APP_REGISTER, guest_measurement
 from veil.identity.reference import image_reference_template, read_image_reference
 from veil.identity.runtime import RuntimeIdentity, runtime_identity
@@ -55,9 +56,24 @@ def _rtmr_initial(text: str | None) -> bytes:
     return value
 
 
+def _simulated_image_report() -> dict[str, Any]:
+    """This machine's simulated image: the reference document and what it was computed from."""
+    environment = python_environment()
+    return {"image": environment.reference().to_json(), "environment": environment.to_json()}
+
+
 def measure_command(args: argparse.Namespace) -> int:
     if args.image is not None and args.backend != "configfs-tsm":
         raise ConfigError("--image is for the configfs-tsm backend (TDX, SEV-SNP)")
+    if args.package is None:
+        if args.backend != "simulated":
+            raise ConfigError(f"give the PACKAGE to measure for the {args.backend} backend")
+        report_only: dict[str, Any] = {"backend": args.backend, **_simulated_image_report()}
+        if args.json:
+            emit_json(report_only)
+        else:
+            _render_simulated_image(report_only["image"])
+        return 0
     header = read_package_header(args.package)
     runtime = _runtime(args)
     config_digest = security_config_digest(header.security_config_json)
@@ -88,7 +104,13 @@ def measure_command(args: argparse.Namespace) -> int:
             security_config_digest=config_digest,
             rtmr_initial=_rtmr_initial(args.rtmr_initial),
         )
-        report["measurement"] = measurement.to_json()
+        image_report = _simulated_image_report()
+        image_value = image_report["image"]["measurements"][SIMULATED_IMAGE_REGISTER]
+        report["measurement"] = {
+            **measurement.to_json(),
+            "values": {**measurement.values, SIMULATED_IMAGE_REGISTER: image_value},
+        }
+        report |= image_report
     if args.json:
         emit_json(report)
         return 0
@@ -164,6 +186,15 @@ def _render(report: dict[str, Any]) -> None:
         )
         out_console.print(escape(json.dumps(template, indent=2)), soft_wrap=True)
     if measurement["tee"] == Tee.SIMULATED.value:
+        _render_simulated_image(report["image"])
         out_console.print(
             "note: the simulated backend protects nothing; policies refuse it by default"
         )
+
+
+def _render_simulated_image(document: dict[str, Any]) -> None:
+    out_console.print(
+        "simulated image reference values of this machine (its Python environment; verifiers "
+        "here use them by default, elsewhere pin them with --image FILE):"
+    )
+    out_console.print(escape(json.dumps(document, indent=2)), soft_wrap=True)

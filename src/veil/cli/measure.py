@@ -24,10 +24,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print the measurement a verifier should expect for a package",
         description=(
             "Compute, from the package header alone (no code key), the measurement an enclave "
-            "running this package on the given backend must report."
+            "running this package on the given backend must report. On the simulated backend, "
+            "also print this machine's simulated image reference values (its Python "
+            "environment), which a verifier can pin with --image; PACKAGE may then be omitted."
         ),
     )
-    parser.add_argument("package", type=Path, metavar="PACKAGE", help="encrypted .veil package")
+    parser.add_argument(
+        "package",
+        type=Path,
+        nargs="?",
+        metavar="PACKAGE",
+        help="encrypted .veil package (optional with --backend simulated: image values only)",
+    )
     parser.add_argument(
         "--backend",
         choices=BACKEND_NAMES,

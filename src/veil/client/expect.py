@@ -19,6 +19,7 @@ from veil.identity.app import (
     snp_host_data,
     tdx_rtmr_event,
 )
+from veil.identity.environment import simulated_image_reference
 from veil.identity.image import (
     SNP_RULE_FIELDS,
     ImageRequired,
@@ -40,6 +41,7 @@ __all__ = [
     "build_policy",
     "check_claims",
     "compared_registers",
+    "image_for",
     "runtime_pin",
 ]
 
@@ -84,6 +86,8 @@ class ExpectedApp:
 
     On TDX and SEV-SNP, ``image`` (the guest image's reference values) is required: the
     image registers are pinned, and RTMR3 / HOST_DATA are recomputed through that image.
+    Simulated evidence is checked against a simulated ``image`` too, by default this
+    machine's (:func:`image_for`).
     """
 
     fingerprint: str | None = None
@@ -92,7 +96,8 @@ class ExpectedApp:
     runtime: RuntimeIdentity | None = None
     #: An explicit measurement (e.g. an MRENCLAVE from ``veil measure``); overrides recomputing.
     measurement: Measurement | None = None
-    #: The guest image's reference values, required for TDX and SEV-SNP (``--image``).
+    #: The guest image's reference values, required for TDX and SEV-SNP (``--image``); for
+    #: simulated evidence, default: this machine's simulated image.
     image: ImageReference | None = None
 
     def __post_init__(self) -> None:
@@ -213,6 +218,19 @@ def runtime_pin(digest: str, version: str | None = None) -> RuntimeIdentity:
         raise ConfigError(f"invalid runtime pin {digest!r}: {e}") from e
 
 
+def image_for(expected: ExpectedApp | None, tee: Tee) -> ImageReference | None:
+    """The image reference values a ``tee`` quote is checked against.
+
+    The expected app's ``image`` if any; otherwise, for simulated evidence, the simulated
+    image of this machine, computed as a simulated node computes its own (the runtime
+    identity defaults to the installed runtime the same way); otherwise ``None``.
+    """
+    image = expected.image if expected is not None else None
+    if image is None and tee is Tee.SIMULATED:
+        return simulated_image_reference()
+    return image
+
+
 def build_policy(
     expected: ExpectedApp | None,
     tee: Tee,
@@ -226,10 +244,12 @@ def build_policy(
 
     TDX and SEV-SNP need ``expected.image``: without it ``PolicyError`` naming ``--image`` is
     raised at once, and the policy refuses such quotes anyway (should ``tee`` be wrong).
+    Simulated quotes are checked against :func:`image_for` (this machine's simulated image
+    unless ``expected.image`` pins one). An image of another TEE than ``tee`` is refused.
     """
     extra: list[Policy] = []
-    image = expected.image if expected is not None else None
-    if image is not None and image.tee is not tee and tee is not Tee.SIMULATED:
+    image = image_for(expected, tee)
+    if image is not None and image.tee is not tee:
         raise PolicyError(
             "image",
             f"the image reference values are for {image.tee.value}, the enclave is {tee.value}",
@@ -242,6 +262,8 @@ def build_policy(
     else:
         # A TDX or SEV-SNP quote behind a ``tee`` that said otherwise is refused all the same.
         extra.append(ImageRequired())
+        if image is not None:
+            extra.append(MatchesImage(image))
     if expected is not None and (tee not in IMAGE_TEES or expected.measurement is not None):
         measurement = expected.expected_measurement_for(tee, claims=claims)
         if measurement is not None:
@@ -266,10 +288,13 @@ def compared_registers(
     """
     tee = verified.tee
     names: list[str] = []
-    if expected is not None:
-        if tee in IMAGE_TEES and expected.image is not None:
+    image = image_for(expected, tee)
+    if image is not None and image.tee is tee:
+        app_register = None
+        if expected is not None and tee in IMAGE_TEES:
             app_register = expected.app_register_for(tee, claims=claims)
-            names.extend(guest_measurement(expected.image, app_register).values)
+        names.extend(guest_measurement(image, app_register).values)
+    if expected is not None:
         measurement = expected.expected_measurement_for(tee, claims=claims)
         if measurement is not None:
             names.extend(name for name in measurement.values if name not in names)

@@ -79,7 +79,8 @@ class ImageRequired:
 class MatchesImage:
     """Policy rule: the quote is from a guest of ``image`` that recorded ``app_register``.
 
-    Compares every image register, then the app register, each with its own message. On
+    Compares every image register, then the app register, each with its own message (a
+    simulated image has no app register here: its ``measurement`` is checked apart). On
     TDX a wrong RTMR3 is told apart: veil's event missing, the image's events missing, or
     another sequence.
     """
@@ -102,12 +103,18 @@ class MatchesImage:
             if hmac.compare_digest(actual.lower(), expected):
                 continue
             if name in self.image.registers:
-                raise PolicyError(
-                    name,
-                    f"the guest is not image {self.image.describe()}: expected {expected}, "
-                    f"got {actual or '(none)'}",
-                )
+                raise PolicyError(name, self._image_mismatch(expected, actual))
             raise PolicyError(name, self._app_mismatch(name, expected, actual))
+
+    def _image_mismatch(self, expected: str, actual: str) -> str:
+        got = actual or "(none)"
+        if self.image.tee is not Tee.SIMULATED:
+            return f"the guest is not image {self.image.describe()}: expected {expected}, got {got}"
+        return (
+            f"the simulated node's Python environment is not {self.image.describe()}: expected "
+            f"{expected}, got {got}; it runs another interpreter or other installed "
+            "distributions (compare `veil measure --backend simulated --json` there and here)"
+        )
 
     def _app_mismatch(self, name: str, expected: str, actual: str) -> str:
         got = actual or "(none)"

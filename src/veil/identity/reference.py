@@ -1,4 +1,4 @@
-"""Image reference values: the published measurements of one TDX or SEV-SNP guest image."""
+"""Image reference values: the pinned measurements of one guest image (TDX, SEV-SNP, simulated)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ __all__ = [
     "IMAGE_TEES",
     "MAX_IMAGE_REFERENCE_BYTES",
     "MAX_RTMR3_EVENTS",
+    "REFERENCE_TEES",
     "ImageProvenance",
     "ImageReference",
     "ImageReferenceError",
@@ -37,15 +38,22 @@ MAX_IMAGE_REFERENCE_BYTES: Final = 64 * 1024
 #: Most RTMR3 events an image may declare before veil's: a boot chain that extends RTMR3 does
 #: so a handful of times; the bound keeps the replay's work small on untrusted input.
 MAX_RTMR3_EVENTS: Final = 64
-#: The TEEs whose guest identity needs reference values (DESIGN.md, "Identity model").
+#: The TEEs whose evidence is refused unless the verifier is given the image's reference
+#: values (DESIGN.md, "Identity model").
 IMAGE_TEES: Final = (Tee.TDX, Tee.SEV_SNP)
+#: The TEEs a reference-value document may name. Simulated evidence is checked against an
+#: image too; without a document the verifier computes this machine's (ADR 15).
+REFERENCE_TEES: Final = (*IMAGE_TEES, Tee.SIMULATED)
 #: The registers that measure the image, by TEE, and their sizes in bytes. TDX: MRTD
 #: (firmware), RTMR0 (firmware config), RTMR1 (boot loader, kernel), RTMR2 (command line,
 #: initrd). SEV-SNP: the launch MEASUREMENT (firmware, kernel, command line, initrd).
+#: Simulated: ``image``, the digest of the node's Python environment
+#: (:mod:`veil.identity.environment`).
 IMAGE_REGISTERS: Final[Mapping[Tee, Mapping[str, int]]] = MappingProxyType(
     {
         Tee.TDX: MappingProxyType({"mr_td": 48, "rtmr0": 48, "rtmr1": 48, "rtmr2": 48}),
         Tee.SEV_SNP: MappingProxyType({"measurement": 48}),
+        Tee.SIMULATED: MappingProxyType({"image": 48}),
     }
 )
 _EVENT_SIZE: Final = 48
@@ -55,10 +63,10 @@ _HEX: Final = re.compile(r"[0-9a-fA-F]+")
 _COMMIT: Final = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _MAX_NAME_CHARS: Final = 128
 _MAX_URL_CHARS: Final = 256
-_TOP_KEYS: Final = frozenset(
-    {"format", "version", "tee", "name", "measurements", "builder", "build"}
-)
+_TOP_KEYS: Final = frozenset({"format", "version", "tee", "name", "measurements"})
+_PROVENANCE_KEYS: Final = frozenset({"builder", "build"})
 _OPTIONAL_KEYS: Final = {Tee.TDX: "rtmr3_events", Tee.SEV_SNP: "allow_vlek"}
+_TEE_NAMES: Final = "'tdx', 'sev-snp' or 'simulated'"
 
 
 class ImageReferenceError(FormatError):
@@ -104,6 +112,8 @@ class ImageReference:
     hex). On TDX, ``rtmr3_events`` are what the image extends into RTMR3 before veil extends
     its app event; the verifier replays them from zeros. On SEV-SNP, ``allow_vlek`` accepts
     reports signed by a VLEK (a key the cloud provider loads) as well as by the chip's VCEK.
+    ``provenance`` is required for TDX and SEV-SNP; a simulated image is a Python environment
+    that nobody builds or publishes, so it may have none.
     """
 
     tee: Tee
@@ -111,12 +121,16 @@ class ImageReference:
     registers: Mapping[str, str]
     rtmr3_events: tuple[bytes, ...] = ()
     allow_vlek: bool = False
-    provenance: ImageProvenance
+    provenance: ImageProvenance | None
 
     def __post_init__(self) -> None:
-        if self.tee not in IMAGE_TEES:
+        if self.tee not in REFERENCE_TEES:
             raise ImageReferenceError(
-                f"tee: image reference values are for tdx or sev-snp, not {self.tee.value}"
+                f"tee: image reference values are for {_TEE_NAMES}, not {self.tee.value}"
+            )
+        if self.provenance is None and self.tee is not Tee.SIMULATED:
+            raise ImageReferenceError(
+                f"builder, build: a {self.tee.value} image names who built it from what"
             )
         _text(self.name, "name", _MAX_NAME_CHARS)
         sizes = IMAGE_REGISTERS[self.tee]
@@ -151,7 +165,12 @@ class ImageReference:
             document = loads_strict(data)
         except StrictJsonError as e:
             raise ImageReferenceError(f"image reference values are not strict JSON: {e}") from e
-        top = _object(document, "document", _TOP_KEYS, frozenset(_OPTIONAL_KEYS.values()))
+        top = _object(
+            document,
+            "document",
+            _TOP_KEYS,
+            frozenset(_OPTIONAL_KEYS.values()) | _PROVENANCE_KEYS,
+        )
         if top["format"] != IMAGE_REFERENCE_FORMAT:
             raise ImageReferenceError(f"format: must be {IMAGE_REFERENCE_FORMAT!r}")
         version = top["version"]
@@ -160,12 +179,16 @@ class ImageReference:
         try:
             tee = Tee(top["tee"])
         except ValueError:
-            raise ImageReferenceError("tee: must be 'tdx' or 'sev-snp'") from None
-        if tee not in IMAGE_TEES:
-            raise ImageReferenceError("tee: must be 'tdx' or 'sev-snp'")
-        for key in set(_OPTIONAL_KEYS.values()) - {_OPTIONAL_KEYS[tee]}:
+            raise ImageReferenceError(f"tee: must be {_TEE_NAMES}") from None
+        if tee not in REFERENCE_TEES:
+            raise ImageReferenceError(f"tee: must be {_TEE_NAMES}")
+        for key in set(_OPTIONAL_KEYS.values()) - {_OPTIONAL_KEYS.get(tee)}:
             if key in top:
                 raise ImageReferenceError(f"{key}: not allowed for a {tee.value} image")
+        missing = sorted(_PROVENANCE_KEYS - set(top))
+        # Only a simulated image may leave out both; half a provenance is a mistake.
+        if missing and (tee is not Tee.SIMULATED or len(missing) < len(_PROVENANCE_KEYS)):
+            raise ImageReferenceError(f"document: missing member {missing[0]!r}")
         sizes = IMAGE_REGISTERS[tee]
         registers = _object(top["measurements"], "measurements", frozenset(sizes))
         events = top.get("rtmr3_events", [])
@@ -176,8 +199,6 @@ class ImageReference:
         allow_vlek = top.get("allow_vlek", False)
         if not isinstance(allow_vlek, bool):
             raise ImageReferenceError("allow_vlek: must be true or false")
-        builder = _object(top["builder"], "builder", frozenset({"name", "url"}))
-        build = _object(top["build"], "build", frozenset({"source", "commit", "date"}))
         return cls(
             tee=tee,
             name=_text(top["name"], "name", _MAX_NAME_CHARS),
@@ -189,13 +210,7 @@ class ImageReference:
                 for index, event in enumerate(events)
             ),
             allow_vlek=allow_vlek,
-            provenance=ImageProvenance(
-                builder_name=_text(builder["name"], "builder.name", _MAX_NAME_CHARS),
-                builder_url=_text(builder["url"], "builder.url", _MAX_URL_CHARS),
-                source=_text(build["source"], "build.source", _MAX_URL_CHARS),
-                commit=_string(build["commit"], "build.commit"),
-                date=_date(build["date"], "build.date"),
-            ),
+            provenance=_provenance(top) if "builder" in top else None,
         )
 
     def measurement(self) -> Measurement:
@@ -205,6 +220,8 @@ class ImageReference:
     def describe(self) -> str:
         """One line naming the image and who built it, for messages and reports."""
         p = self.provenance
+        if p is None:
+            return f"{self.name} (simulated, no builder)"
         return f"{self.name} (built by {p.builder_name} from {p.source} @ {p.commit[:12]})"
 
     def to_json(self) -> dict[str, object]:
@@ -214,11 +231,11 @@ class ImageReference:
             "tee": self.tee.value,
             "name": self.name,
             "measurements": dict(self.registers),
-            **self.provenance.to_json(),
+            **(self.provenance.to_json() if self.provenance is not None else {}),
         }
         if self.tee is Tee.TDX:
             document["rtmr3_events"] = [event.hex() for event in self.rtmr3_events]
-        else:
+        elif self.tee is Tee.SEV_SNP:
             document["allow_vlek"] = self.allow_vlek
         return document
 
@@ -257,6 +274,18 @@ def image_reference_template(tee: Tee) -> dict[str, Any]:
         "date": "<RFC 3339 date-time, e.g. 2026-03-01T12:00:00Z>",
     }
     return document
+
+
+def _provenance(top: Mapping[str, Any]) -> ImageProvenance:
+    builder = _object(top["builder"], "builder", frozenset({"name", "url"}))
+    build = _object(top["build"], "build", frozenset({"source", "commit", "date"}))
+    return ImageProvenance(
+        builder_name=_text(builder["name"], "builder.name", _MAX_NAME_CHARS),
+        builder_url=_text(builder["url"], "builder.url", _MAX_URL_CHARS),
+        source=_text(build["source"], "build.source", _MAX_URL_CHARS),
+        commit=_string(build["commit"], "build.commit"),
+        date=_date(build["date"], "build.date"),
+    )
 
 
 def _object(

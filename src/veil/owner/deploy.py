@@ -83,7 +83,7 @@ class DeployOptions:
     package: Path | None = None
     code_key: Path | None = None
     #: The guest image's reference values (TDX, SEV-SNP); default: ``[attestation] image``
-    #: of the app's ``veil.toml``.
+    #: of the app's ``veil.toml``, or on the simulated backend this machine's simulated image.
     image: ImageReference | None = None
 
 
@@ -153,7 +153,13 @@ def _image(source: Path | None, options: DeployOptions) -> ImageReference | None
     if options.image is not None or source is None:
         return options.image
     path = AppConfig.from_toml(source / CONFIG_FILE_NAME).attestation.image_path(source)
-    return read_image_reference(path) if path is not None else None
+    image = read_image_reference(path) if path is not None else None
+    if image is not None and options.backend == "simulated" and image.tee is not Tee.SIMULATED:
+        # veil.toml names the image of the TEE the app is meant for; a simulated try-out on
+        # this machine is checked against this machine's environment (an explicit --image of
+        # another TEE is still refused).
+        return None
+    return image
 
 
 def deploy(

@@ -13,7 +13,13 @@ from cryptography.hazmat.primitives import serialization
 
 from veil.attestation.collateral import Collateral
 from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
-from veil.client.expect import ExpectedApp, build_policy, check_claims, compared_registers
+from veil.client.expect import (
+    ExpectedApp,
+    build_policy,
+    check_claims,
+    compared_registers,
+    image_for,
+)
 from veil.crypto.hpke import SealingPublicKey, SealingSuite
 from veil.errors import BindingError, FormatError, OperationError
 from veil.identity.measurement import Measurement
@@ -46,7 +52,8 @@ class OwnerVerifiedEnclave:
     header: PackageHeader
     #: Every register the policy compared, with the value the quote carries.
     compared: Mapping[str, str] = field(default_factory=dict)
-    #: The guest image's reference values (TDX, SEV-SNP), when given.
+    #: The image reference values the quote was checked against (TDX, SEV-SNP: when given;
+    #: simulated: the given ones or this machine's).
     image: ImageReference | None = None
 
     @property
@@ -147,7 +154,9 @@ def verify_owner_evidence(
        holds (simulated and debug enclaves refused unless allowed); the measurement equals the
        one recomputed for (this runtime, the package's fingerprint and security config).
        TDX and SEV-SNP also need ``image`` (``--image``): MRTD + RTMR0-2 or MEASUREMENT must
-       be the image's, and RTMR3 or HOST_DATA the app's through that image.
+       be the image's, and RTMR3 or HOST_DATA the app's through that image. Simulated
+       evidence's ``image`` register must be the given simulated image's, by default this
+       machine's Python environment.
     4. Every field of the document equals what the attested enclave signed.
     5. With ``expected_nonce`` (the owner asked the node directly), the document answers that
        nonce, signed by the attested key.
@@ -194,7 +203,7 @@ def verify_owner_evidence(
         evidence=verified,
         header=header,
         compared=compared_registers(expected, verified.verified_quote, claims=claims),
-        image=image,
+        image=image_for(expected, verified.verified_quote.tee),
     )
 
 

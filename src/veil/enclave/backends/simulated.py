@@ -19,6 +19,7 @@ from typing import Final
 
 from veil.attestation.result import Tee
 from veil.attestation.simulated import (
+    IMAGE_SIZE,
     PLATFORM_ID_SIZE,
     SimulationRoot,
     issue_simulated_quote,
@@ -30,6 +31,7 @@ from veil.enclave.backends.errors import AppIdentityMismatchError, ReportDataMis
 from veil.enclave.backends.interface import Measurement, check_report_data
 from veil.errors import FormatError, OperationError
 from veil.identity.app import simulated_measurement
+from veil.identity.environment import SIMULATED_IMAGE_REGISTER, python_environment
 from veil.identity.runtime import RuntimeIdentity
 
 __all__ = [
@@ -86,7 +88,9 @@ class SimulatedBackend:
 
     ``root_path`` is the simulation root PEM (the platform secret is created beside it).
     The app identity is a constructor argument because a real TEE measures it before the app
-    can run; :meth:`extend_app_identity` only confirms it.
+    can run; :meth:`extend_app_identity` only confirms it. ``image`` is the 48-byte image
+    register, by default the digest of the Python environment this process runs in
+    (:mod:`veil.identity.environment`); tests pass another to play a different machine.
     """
 
     name: str = "simulated"
@@ -99,8 +103,11 @@ class SimulatedBackend:
         runtime: RuntimeIdentity,
         fingerprint: str,
         security_config_digest: bytes,
+        image: bytes | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        if image is not None and len(image) != IMAGE_SIZE:
+            raise ValueError(f"image must be {IMAGE_SIZE} bytes")
         self._root = load_or_create_simulation_root(root_path)
         self._platform_secret = load_or_create_platform_secret(
             root_path.parent / PLATFORM_SECRET_FILE_NAME
@@ -108,6 +115,8 @@ class SimulatedBackend:
         self._fingerprint = fingerprint
         self._security_config_digest = bytes(security_config_digest)
         self._measurement = simulated_measurement(runtime, fingerprint, security_config_digest)
+        # Computed once at start, before any app code runs, like a TEE measures its image.
+        self._image = bytes(image) if image is not None else python_environment().image()
         self._platform_id = hashlib.sha256(
             _PLATFORM_ID_LABEL + self._root.public_key_bytes()
         ).digest()[:PLATFORM_ID_SIZE]
@@ -126,6 +135,7 @@ class SimulatedBackend:
         raw = issue_simulated_quote(
             self._root,
             measurement=self._measurement,
+            image=self._image,
             report_data=bytes(report_data),
             platform_id=self._platform_id,
             now=self._clock(),
@@ -135,7 +145,10 @@ class SimulatedBackend:
         return raw
 
     def measurement(self) -> Measurement:
-        return Measurement(Tee.SIMULATED, {"measurement": self._measurement.hex()})
+        return Measurement(
+            Tee.SIMULATED,
+            {"measurement": self._measurement.hex(), SIMULATED_IMAGE_REGISTER: self._image.hex()},
+        )
 
     def sealing_key(self, label: str) -> bytes:
         return derive_sealing_key(
