@@ -21,7 +21,7 @@ from veil.client.expect import ExpectedApp
 from veil.client.http import AttestedClient
 from veil.host.bootstrap import BootstrapClient
 from veil.host.simulation import simulation_root_public_key
-from veil.host.state import NodePaths, node_paths, read_pid
+from veil.host.state import NodePaths, deployment_dir, node_paths, read_pid
 from veil.host.supervisor import is_running, log_tail, node_info, stop_node, wait_for_state
 from veil.identity.runtime import runtime_identity
 from veil.owner.deploy import DeployOptions, deploy
@@ -237,5 +237,8 @@ def test_veil_deploy_console_script(tmp_path: Path) -> None:
         timeout=30,
     )
     assert health.returncode == 0, health.stderr
+    kept = deployment_dir("cli")
+    assert (kept / "code.key").is_file()
     stop = subprocess.run([veil, "stop", "cli", "--remove"], capture_output=True, timeout=60)
     assert stop.returncode == 0
+    assert not kept.exists()  # the code key went with the node
