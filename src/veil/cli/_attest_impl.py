@@ -22,7 +22,8 @@ from veil.attestation.sources.interface import CollateralSource, query_for
 from veil.attestation.sources.pccs import PccsSource
 from veil.attestation.sources.pcs import IntelPcsSource
 from veil.cli._attest_input import AttestInput, InputKind, read_input
-from veil.cli._output import emit_json, err_console, out_console, warn
+from veil.cli._output import emit_json, error_text, out_console, warn
+from veil.cli._output import error as error_line
 from veil.errors import ConfigError, OperationError, VeilError
 from veil.ratls.evidence import verify_evidence_document
 from veil.ratls.extract import read_ratls_evidence
@@ -210,7 +211,7 @@ def verify_command(args: argparse.Namespace) -> int:
         )
     _render(result, as_json=args.json)
     if error is not None:
-        err_console.print(f"[bold red]veil: error:[/] {escape(str(error))}")
+        error_line(error_text(error, args.cli_options))
         return error.exit_code
     return 0
 
