@@ -12,4 +12,16 @@ ruff format --check .
 echo "== mypy"
 mypy
 echo "== pytest"
-pytest -q -p no:cacheprovider "$@"
+rm -f .coverage
+coverage run -m pytest -q -p no:cacheprovider "$@"
+# The floor (pyproject.toml) applies to the whole suite, not to a selection of tests.
+if [ "$#" -eq 0 ]; then
+  echo "== coverage (branch, in-process)"
+  total=$(coverage report --format=total --fail-under=0)
+  floor=$(python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["coverage"]["report"]["fail_under"])')
+  echo "coverage ${total}% (floor ${floor}%)"
+  if ! coverage report --format=total >/dev/null; then
+    echo "error: coverage ${total}% is below the floor of ${floor}% in pyproject.toml" >&2
+    exit 1
+  fi
+fi
