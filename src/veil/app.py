@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
+from veil._io import read_bounded
 from veil.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -96,13 +97,13 @@ def data_dir() -> SealedDirectory:
 
 
 def _read_secrets_file(path: Path) -> dict[str, str]:
-    try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_SECRETS_FILE_BYTES + 1)
-    except OSError as e:
-        raise NotInEnclaveError(f"cannot read the secrets file: {e.strerror or e}") from None
-    if len(data) > _MAX_SECRETS_FILE_BYTES:
-        raise NotInEnclaveError("the secrets file is too large")
+    data = read_bounded(
+        path,
+        max_bytes=_MAX_SECRETS_FILE_BYTES,
+        what="secrets file",
+        error=NotInEnclaveError,
+        too_large=NotInEnclaveError,
+    )
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError):

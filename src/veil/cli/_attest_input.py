@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from veil._io import read_bounded
 from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
 from veil.attestation.quote import parse_quote_text
 from veil.attestation.simulated import is_simulated_quote
@@ -78,13 +79,7 @@ def sniff(data: bytes) -> AttestInput:
 
 def read_input(path: Path) -> AttestInput:
     """Read ``path`` (bounded) and classify it. ``ConfigError`` if it cannot be read."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_EVIDENCE_BYTES + 1)
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from e
-    if len(data) > MAX_EVIDENCE_BYTES:
-        raise FormatError(f"{path} is larger than {MAX_EVIDENCE_BYTES} bytes")
+    data = read_bounded(path, max_bytes=MAX_EVIDENCE_BYTES, what="input", error=ConfigError)
     if not data.strip():
         raise FormatError(f"{path} is empty")
     return sniff(data)

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from veil._io import read_bounded
 from veil.cli._output import emit_json, err_console, out_console
 from veil.cli._owner_seal import handle_seal_evidence
 from veil.cli.seal import STDIO
@@ -47,14 +48,12 @@ def _recipient(args: argparse.Namespace) -> SealingPublicKey:
 
 
 def _read_input(name: str, *, limit: int, what: str) -> bytes:
+    if name != STDIO:
+        return read_bounded(Path(name), max_bytes=limit, what=what)
     try:
-        if name == STDIO:
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with Path(name).open("rb") as f:
-                data = f.read(limit + 1)
+        data = sys.stdin.buffer.read(limit + 1)
     except OSError as e:
-        raise OperationError(f"cannot read {name}: {e.strerror or e}") from e
+        raise OperationError(f"cannot read {what} from stdin: {e.strerror or e}") from e
     if len(data) > limit:
         raise FormatError(f"{what} is larger than {limit} bytes")
     return data

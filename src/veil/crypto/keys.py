@@ -9,11 +9,11 @@ import secrets
 from pathlib import Path
 from typing import Final
 
+from veil._io import read_bounded
 from veil.crypto.keyfiles import (
     decode_key_base64,
     encode_key_text,
     parse_key_text,
-    read_limited_file,
     write_key_file,
 )
 from veil.errors import FormatError
@@ -132,9 +132,7 @@ def read_code_key(path: Path) -> CodeKey:
 
     A file readable by group or others is accepted with a logged warning.
     """
-    data = read_limited_file(
-        path, max_bytes=MAX_CODE_KEY_FILE_BYTES, what="code key file", private=True
-    )
+    data = read_bounded(path, max_bytes=MAX_CODE_KEY_FILE_BYTES, what="code key file", private=True)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:

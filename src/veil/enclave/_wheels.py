@@ -11,8 +11,9 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Final
 
+from veil._io import read_bounded
 from veil.crypto.digest import parse_tagged_sha256
-from veil.errors import FormatError, OperationError
+from veil.errors import FormatError
 from veil.package.vendor import LOCK_PATH, MAX_LOCK_BYTES, WHEELS_DIR, WheelLock
 
 __all__ = ["WheelInstallError", "install_vendored_wheels"]
@@ -90,8 +91,7 @@ def install_vendored_wheels(app_dir: Path, site_dir: Path) -> int:
         if (app_dir / WHEELS_DIR).exists():
             raise WheelInstallError("vendored wheels are present without a lock")
         return 0
-    with lock_file.open("rb") as f:
-        lock = WheelLock.from_json(f.read(MAX_LOCK_BYTES + 1))
+    lock = WheelLock.from_json(read_bounded(lock_file, max_bytes=MAX_LOCK_BYTES, what="wheel lock"))
     wheels_dir = app_dir / WHEELS_DIR
     present = sorted(p.name for p in wheels_dir.iterdir()) if wheels_dir.is_dir() else []
     if present != sorted(w.filename for w in lock.wheels):
@@ -100,12 +100,9 @@ def install_vendored_wheels(app_dir: Path, site_dir: Path) -> int:
     made_dirs: set[str] = set()
     for locked in lock.wheels:
         path = wheels_dir / locked.filename
-        try:
-            if path.stat().st_size > MAX_WHEEL_BYTES:
-                raise WheelInstallError(f"vendored wheel {locked.filename} is too large")
-            data = path.read_bytes()
-        except OSError as e:
-            raise OperationError(f"cannot read vendored wheel: {e.strerror or e}") from None
+        data = read_bounded(
+            path, max_bytes=MAX_WHEEL_BYTES, what="vendored wheel", too_large=WheelInstallError
+        )
         if not hmac.compare_digest(
             hashlib.sha256(data).digest(), parse_tagged_sha256(locked.sha256)
         ):

@@ -8,8 +8,8 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from veil._io import read_bounded
 from veil.crypto.digest import sha256_tagged
-from veil.crypto.keyfiles import read_limited_file
 from veil.enclave.spec import NODE_SPEC_FILE, NodeSpec
 from veil.errors import ConfigError
 from veil.package.security import SecurityConfig
@@ -67,13 +67,13 @@ class ServingTls:
                 'the package\'s veil.toml has tls.scenario = "operator": spawn the node with '
                 "--untrusted-ssl-cert and --untrusted-ssl-key"
             )
-        chain = read_limited_file(
+        chain = read_bounded(
             spec.operator_tls.certificate,
             max_bytes=MAX_OPERATOR_TLS_FILE_BYTES,
             what="operator TLS certificate",
             private=False,
         )
-        key = read_limited_file(
+        key = read_bounded(
             spec.operator_tls.private_key,
             max_bytes=MAX_OPERATOR_TLS_FILE_BYTES,
             what="operator TLS key",

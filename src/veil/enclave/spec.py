@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from veil._io import read_bounded
 from veil.errors import FormatError
 from veil.sealing.binding import parse_instance_id
 
@@ -150,12 +151,13 @@ class NodeSpec(BaseModel):
     @classmethod
     def read(cls, node_dir: Path) -> NodeSpec:
         """Read and validate ``node_dir/node.json``."""
-        path = node_dir / NODE_SPEC_FILE
-        try:
-            with path.open("rb") as f:
-                data = f.read(MAX_NODE_SPEC_BYTES + 1)
-        except OSError as e:
-            raise NodeSpecError(f"cannot read {path}: {e.strerror or e}") from None
+        data = read_bounded(
+            node_dir / NODE_SPEC_FILE,
+            max_bytes=MAX_NODE_SPEC_BYTES,
+            what="node spec",
+            error=NodeSpecError,
+            too_large=NodeSpecError,
+        )
         return cls.from_json(data)
 
     def to_json(self) -> bytes:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from veil._io import write_atomic
 from veil.errors import OperationError
 
 __all__ = [
@@ -90,22 +89,7 @@ class StateRecord:
 def write_json_atomically(path: Path, document: Mapping[str, object]) -> None:
     """Replace ``path`` with ``document`` so a reader sees the old or the new file, never half."""
     data = json.dumps(document, indent=2, sort_keys=True).encode("utf-8") + b"\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        _unlink_quietly(Path(tmp))
-        raise OperationError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    write_atomic(path, data, mode=0o644, what="node state")
 
 
 class StateMachine:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import io
-import os
 import re
 import secrets
 import struct
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, Protocol
 
+from veil._io import fsync_directory, read_bounded, write_atomic
 from veil.crypto.digest import parse_tagged_sha256
 from veil.crypto.kdf import derive_stream_key
 from veil.crypto.stream import DEFAULT_CHUNK_SIZE, decrypt_stream, encrypt_stream
-from veil.errors import DecryptionError, FormatError, OperationError
+from veil.errors import DecryptionError, FormatError
 
 __all__ = [
     "APP_DATA_LABEL",
@@ -178,46 +176,17 @@ def _open(key: StorageKey, file_id: str, blob: bytes) -> tuple[str, bytes]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise OperationError(f"cannot write sealed file {path.name}: {e.strerror or e}") from None
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomic(path, data, mode=0o600, what="sealed file")
 
 
 def _read_limited(path: Path) -> bytes | None:
     limit = SEALED_FILE_HEADER_SIZE + MAX_SEALED_FILE_BYTES + 2 + MAX_SEALED_NAME_BYTES
     limit += (limit // DEFAULT_CHUNK_SIZE + 1) * 16
     try:
-        with path.open("rb") as f:
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise OperationError(f"cannot read sealed file {path.name}: {e.strerror or e}") from None
-    if len(data) > limit:
-        raise DecryptionError
-    return data
+        return read_bounded(path, max_bytes=limit, what="sealed file", missing_ok=True)
+    except FormatError:
+        # Oversized is one more way not to open: the same opaque error, no oracle.
+        raise DecryptionError from None
 
 
 def write_sealed_file(path: Path, data: bytes, *, key: StorageKey, name: str) -> None:
@@ -284,7 +253,7 @@ class SealedDirectory:
     def delete(self, name: str) -> None:
         """Remove the file; ``FileNotFoundError`` if absent."""
         self._file(name).unlink()
-        _fsync_directory(self._path)
+        fsync_directory(self._path)
 
     def names(self) -> Iterator[str]:
         """The logical names of every file that opens under this key (others are skipped)."""

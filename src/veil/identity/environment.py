@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from veil._io import read_bounded
 from veil.attestation.result import Tee
 from veil.errors import OperationError
 from veil.identity.reference import ImageReference
@@ -132,17 +133,14 @@ class PythonEnvironment:
 
 
 def _record_digest(directory: Path) -> bytes:
-    record = directory / "RECORD"
-    try:
-        with record.open("rb") as f:
-            data = f.read(MAX_RECORD_BYTES + 1)
-    except FileNotFoundError:
-        return b""
-    except OSError as e:
-        raise OperationError(f"cannot read {record}: {e.strerror or e}") from e
-    if len(data) > MAX_RECORD_BYTES:
-        raise OperationError(f"{record} is larger than {MAX_RECORD_BYTES} bytes")
-    return hashlib.sha256(data).digest()
+    data = read_bounded(
+        directory / "RECORD",
+        max_bytes=MAX_RECORD_BYTES,
+        what="wheel record",
+        missing_ok=True,
+        too_large=OperationError,
+    )
+    return b"" if data is None else hashlib.sha256(data).digest()
 
 
 def _distributions_in(directory: str) -> Iterable[Distribution]:

@@ -10,9 +10,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from veil._io import read_bounded
 from veil._json import StrictJsonError, loads_strict
 from veil.attestation.result import Tee
-from veil.crypto.keyfiles import read_limited_file
 from veil.errors import FormatError
 from veil.identity.measurement import Measurement
 
@@ -242,7 +242,7 @@ class ImageReference:
 
 def read_image_reference(path: Path) -> ImageReference:
     """Read and parse the reference-value file at ``path`` (``--image FILE``)."""
-    data = read_limited_file(
+    data = read_bounded(
         path, max_bytes=MAX_IMAGE_REFERENCE_BYTES, what="image reference values", private=False
     )
     try:

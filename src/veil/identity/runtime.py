@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 import veil
+from veil._io import read_bounded
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256
 from veil.errors import FormatError, OperationError
 
@@ -91,9 +92,10 @@ def _runtime_files(root: Path) -> list[tuple[str, bytes]]:
             continue
         if not path.is_file():
             raise OperationError(f"runtime path {path} is not a regular file")
-        if path.stat().st_size > MAX_RUNTIME_FILE_BYTES:
-            raise OperationError(f"runtime file {path} is larger than {MAX_RUNTIME_FILE_BYTES}")
-        files.append((relative.as_posix(), path.read_bytes()))
+        data = read_bounded(
+            path, max_bytes=MAX_RUNTIME_FILE_BYTES, what="runtime file", too_large=OperationError
+        )
+        files.append((relative.as_posix(), data))
     return files
 
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from veil._io import read_bounded
 from veil._json import loads_strict
 from veil.crypto.digest import sha256_tagged
-from veil.crypto.keyfiles import read_limited_file
 from veil.crypto.keys import CodeKey
 from veil.errors import BindingError, ConfigError, FormatError
 from veil.owner.verify import OwnerVerifiedEnclave
@@ -36,7 +36,7 @@ MAX_TLS_KEY_BYTES: Final = 64 * 1024
 
 def read_app_secrets(path: Path) -> dict[str, str]:
     """SECRETS.json: one JSON object of ``NAME: "value"`` strings (names like env variables)."""
-    data = read_limited_file(
+    data = read_bounded(
         path, max_bytes=MAX_APP_SECRETS_FILE_BYTES, what="secrets file", private=True
     )
     try:
@@ -59,10 +59,10 @@ class OwnerTls:
 
     @classmethod
     def from_files(cls, certificate: Path, private_key: Path) -> OwnerTls:
-        chain = read_limited_file(
+        chain = read_bounded(
             certificate, max_bytes=MAX_CERTIFICATE_BYTES, what="certificate", private=False
         )
-        key = read_limited_file(
+        key = read_bounded(
             private_key, max_bytes=MAX_TLS_KEY_BYTES, what="TLS private key", private=True
         )
         return cls(certificate_chain_pem=chain, private_key_pem=key)

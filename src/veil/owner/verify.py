@@ -11,8 +11,9 @@ from typing import Final
 
 from cryptography.hazmat.primitives import serialization
 
+from veil._io import read_bounded
 from veil.attestation.collateral import Collateral
-from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
+from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument, EvidenceFormatError
 from veil.client.expect import (
     ExpectedApp,
     build_policy,
@@ -21,7 +22,7 @@ from veil.client.expect import (
     image_for,
 )
 from veil.crypto.hpke import SealingPublicKey, SealingSuite
-from veil.errors import BindingError, FormatError, OperationError
+from veil.errors import BindingError, FormatError
 from veil.identity.measurement import Measurement
 from veil.identity.reference import ImageReference
 from veil.identity.runtime import RuntimeIdentity
@@ -123,11 +124,9 @@ class OwnerVerifiedEnclave:
 
 
 def read_evidence_file(path: Path) -> EvidenceDocument:
-    try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise OperationError(f"cannot read {path}: {e.strerror or e}") from e
+    data = read_bounded(
+        path, max_bytes=_MAX_FILE_BYTES, what="evidence file", too_large=EvidenceFormatError
+    )
     return EvidenceDocument.from_json(data)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, Literal, get_args
 
+from veil._io import read_bounded
 from veil.errors import ConfigError
 
 __all__ = [
@@ -139,15 +140,17 @@ class AppConfig:
 
 
 def _read_config_file(path: Path, where: str) -> bytes:
-    try:
-        with path.open("rb") as f:
-            return f.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise AppConfigError(
-            f"{where}: not found (every app directory needs a veil.toml)"
-        ) from None
-    except OSError as e:
-        raise AppConfigError(f"{where}: cannot read: {e.strerror or e}") from None
+    data = read_bounded(
+        path,
+        max_bytes=MAX_CONFIG_BYTES,
+        what="app config",
+        missing_ok=True,
+        error=AppConfigError,
+        too_large=AppConfigError,
+    )
+    if data is None:
+        raise AppConfigError(f"{where}: not found (every app directory needs a veil.toml)")
+    return data
 
 
 class _Reader:

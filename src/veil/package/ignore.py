@@ -8,6 +8,7 @@ from typing import Final
 
 import pathspec
 
+from veil._io import read_bounded
 from veil.package.config import AppConfigError
 
 __all__ = ["ALWAYS_IGNORED", "MAX_VEILIGNORE_BYTES", "VEILIGNORE_FILE_NAME", "IgnoreRules"]
@@ -58,13 +59,13 @@ class IgnoreRules:
         patterns = list(config_patterns)
         veilignore = root / VEILIGNORE_FILE_NAME
         if veilignore.is_file() and not veilignore.is_symlink():
-            try:
-                with veilignore.open("rb") as f:
-                    data = f.read(MAX_VEILIGNORE_BYTES + 1)
-            except OSError as e:
-                raise AppConfigError(f"{veilignore}: cannot read: {e.strerror or e}") from None
-            if len(data) > MAX_VEILIGNORE_BYTES:
-                raise AppConfigError(f"{veilignore}: larger than {MAX_VEILIGNORE_BYTES} bytes")
+            data = read_bounded(
+                veilignore,
+                max_bytes=MAX_VEILIGNORE_BYTES,
+                what="ignore file",
+                error=AppConfigError,
+                too_large=AppConfigError,
+            )
             try:
                 patterns += data.decode("utf-8").splitlines()
             except UnicodeDecodeError:

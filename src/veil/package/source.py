@@ -11,6 +11,7 @@ from typing import Final
 
 from cryptography import x509
 
+from veil._io import read_bounded
 from veil.crypto.digest import sha256_tagged
 from veil.errors import ConfigError
 from veil.package.archive import ArchivePlan, collect_members
@@ -81,13 +82,13 @@ def _certificate_digest(root: Path, config: AppConfig, plan: ArchivePlan) -> str
     if name not in {m.path for m in plan.members}:
         raise AppConfigError(f"{key}: {name} is not among the packaged files (missing or ignored)")
     path = root / str(name)
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CERTIFICATE_BYTES + 1)
-    except OSError as e:
-        raise AppConfigError(f"{key}: cannot read {path}: {e.strerror or e}") from None
-    if len(data) > MAX_CERTIFICATE_BYTES:
-        raise AppConfigError(f"{key}: {path} is larger than {MAX_CERTIFICATE_BYTES} bytes")
+    data = read_bounded(
+        path,
+        max_bytes=MAX_CERTIFICATE_BYTES,
+        what=f"{key}: certificate",
+        error=AppConfigError,
+        too_large=AppConfigError,
+    )
     try:
         x509.load_pem_x509_certificates(data)
     except (ValueError, x509.InvalidVersion):

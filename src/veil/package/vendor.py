@@ -17,6 +17,7 @@ from typing import Final, Protocol
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from veil._io import read_bounded
 from veil._json import loads_strict
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256, sha256_tagged
 from veil.errors import ConfigError, FormatError, OperationError
@@ -285,8 +286,7 @@ def verify_vendored(root: Path) -> WheelLock:
     ``FormatError`` if a wheel is missing, extra, or has another digest.
     """
     lock_file = root / LOCK_PATH
-    with lock_file.open("rb") as f:
-        lock = WheelLock.from_json(f.read(MAX_LOCK_BYTES + 1))
+    lock = WheelLock.from_json(read_bounded(lock_file, max_bytes=MAX_LOCK_BYTES, what="wheel lock"))
     wheels_dir = root / WHEELS_DIR
     present = sorted(p.name for p in wheels_dir.iterdir()) if wheels_dir.is_dir() else []
     if present != sorted(w.filename for w in lock.wheels):

@@ -19,15 +19,15 @@ import importlib.metadata
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from packaging.utils import NormalizedName
 
+from veil._io import read_bounded, write_atomic
 from veil.crypto.digest import parse_tagged_sha256
-from veil.errors import FormatError
+from veil.errors import FormatError, OperationError
 from veil.package._pins import Pin, is_pinned_wheel, parse_pins
 from veil.package.security import canonical_json
 from veil.package.vendor import MAX_LOCK_BYTES, LockedWheel, ResolutionRequest, WheelLock
@@ -41,6 +41,7 @@ CACHE_FORMAT_VERSION: Final = 1
 _BLOBS: Final = Path("wheels", "sha256")
 _RESOLUTIONS: Final = Path("resolutions")
 _DIR_MODE: Final = 0o700
+_FILE_MODE: Final = 0o600
 _COPY_BLOCK: Final = 1 << 20
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -121,11 +122,16 @@ class WheelCache:
             return None
         key, pins = pinned
         try:
-            with self._record_path(key).open("rb") as f:
-                lock = WheelLock.from_json(f.read(MAX_LOCK_BYTES + 1))
-        except FileNotFoundError:
-            return None
-        except (OSError, FormatError) as e:
+            data = read_bounded(
+                self._record_path(key),
+                max_bytes=MAX_LOCK_BYTES,
+                what="wheel cache record",
+                missing_ok=True,
+            )
+            if data is None:
+                return None
+            lock = WheelLock.from_json(data)
+        except (OperationError, FormatError) as e:
             _log.warning("ignoring an unreadable wheel cache record (%s)", e)
             return None
         if not _all_pinned(lock, pins):
@@ -178,7 +184,7 @@ class WheelCache:
                 if not blob.is_file():
                     _write_atomically(blob, (wheels_dir / wheel.filename).read_bytes())
             _write_atomically(self._record_path(key), lock.to_json())
-        except OSError as e:
+        except (OSError, OperationError) as e:
             _log.warning("cannot write the wheel cache %s (%s)", self.root, e)
 
 
@@ -190,12 +196,4 @@ def _all_pinned(lock: WheelLock, pins: dict[NormalizedName, Pin]) -> bool:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomic(path, data, mode=_FILE_MODE, what="wheel cache entry")

@@ -6,6 +6,7 @@ import base64
 from pathlib import Path
 from typing import Final
 
+from veil._io import read_bounded
 from veil.crypto.hpke import (
     SealingPrivateKey,
     SealingPublicKey,
@@ -18,7 +19,6 @@ from veil.crypto.keyfiles import (
     decode_key_base64,
     encode_key_text,
     parse_key_text,
-    read_limited_file,
     write_key_file,
 )
 from veil.errors import FormatError
@@ -105,7 +105,7 @@ def write_sealing_private_key(
 
 
 def _read_text(path: Path, *, what: str, private: bool) -> str:
-    data = read_limited_file(
+    data = read_bounded(
         path, max_bytes=MAX_SEALING_KEY_FILE_BYTES, what=f"{what} file", private=private
     )
     try:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
 
+from veil._io import write_atomic
 from veil.attestation.collateral import Collateral
 from veil.attestation.qe_identity import QeIdentity
 from veil.attestation.quote import Quote
@@ -79,12 +78,5 @@ class CachingCollateralSource:
 
     def _store(self, path: Path, collateral: Collateral) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(collateral.to_bundle_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, collateral.to_bundle_json(), mode=0o600, what="cached collateral")
         _log.debug("cached collateral %s from %s", path.name, collateral.fetched_from)

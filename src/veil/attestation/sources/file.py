@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from veil._io import read_bounded
 from veil.attestation.collateral import MAX_COLLATERAL_BYTES, Collateral, load_collateral
+from veil.attestation.errors import CollateralFormatError
 from veil.attestation.quote import Quote
 from veil.errors import ConfigError
 
@@ -15,11 +17,13 @@ __all__ = ["FileCollateralSource", "read_collateral_file"]
 def read_collateral_file(path: Path) -> Collateral:
     """Read and parse a collateral file; ``ConfigError`` if unreadable, ``CollateralFormatError``
     if malformed or larger than ``MAX_COLLATERAL_BYTES``."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_COLLATERAL_BYTES + 1)
-    except OSError as e:
-        raise ConfigError(f"cannot read collateral file {path}: {e.strerror or e}") from e
+    data = read_bounded(
+        path,
+        max_bytes=MAX_COLLATERAL_BYTES,
+        what="collateral file",
+        error=ConfigError,
+        too_large=CollateralFormatError,
+    )
     return load_collateral(data)
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from veil._io import read_bounded
 from veil.attestation.result import Tee
 from veil.attestation.simulated import (
     IMAGE_SIZE,
@@ -25,7 +26,7 @@ from veil.attestation.simulated import (
     issue_simulated_quote,
     parse_simulated_quote,
 )
-from veil.crypto.keyfiles import read_limited_file, write_key_file
+from veil.crypto.keyfiles import write_key_file
 from veil.enclave.backends._sealing import derive_sealing_key
 from veil.enclave.backends.errors import AppIdentityMismatchError, ReportDataMismatchError
 from veil.enclave.backends.interface import Measurement, check_report_data
@@ -61,7 +62,7 @@ def _load_or_create(path: Path, create: Callable[[], bytes], *, max_bytes: int) 
         except OperationError:
             if not path.exists():
                 raise
-    return read_limited_file(path, max_bytes=max_bytes, what="simulation file", private=True)
+    return read_bounded(path, max_bytes=max_bytes, what="simulation file", private=True)
 
 
 def load_or_create_simulation_root(path: Path) -> SimulationRoot:
