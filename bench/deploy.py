@@ -44,7 +44,9 @@ from bench._harness import print_table
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "examples" / "hello-fastapi"
-TARGET_SECONDS = 3.0
+#: Targets of issue 8: median wall time of a first and of a repeat deploy, in seconds.
+TARGET_FIRST_SECONDS = 2.0
+TARGET_REPEAT_SECONDS = 1.0
 
 
 def _veil() -> str:
@@ -101,7 +103,7 @@ def _one_run(
 
 
 def _steps(app: Path, wheels: Path, cache: Path) -> list[tuple[str, float]]:
-    from veil.host.supervisor import stop_node
+    from veil.host.nodes import LocalNodeManager
     from veil.owner.deploy import DeployOptions, deploy
     from veil.package.wheel_cache import WheelCache
 
@@ -119,14 +121,14 @@ def _steps(app: Path, wheels: Path, cache: Path) -> list[tuple[str, float]]:
         on_step=lambda step: marks.append((step, time.perf_counter())),
     )
     end = time.perf_counter()
-    stop_node("bench-steps", grace=3.0, remove=True)
+    LocalNodeManager.from_env().stop("bench-steps", grace=3.0, remove=True)
     times = [t for _, t in marks] + [end]
     return [(step, times[i + 1] - times[i]) for i, (step, _) in enumerate(marks)] + [
         ("total", end - start)
     ]
 
 
-def _row(label: str, samples: list[float]) -> tuple[str, ...]:
+def _row(label: str, samples: list[float], target: float) -> tuple[str, ...]:
     median = statistics.median(samples)
     return (
         label,
@@ -134,8 +136,8 @@ def _row(label: str, samples: list[float]) -> tuple[str, ...]:
         f"{median:.2f}",
         f"{min(samples):.2f}",
         f"{max(samples):.2f}",
-        f"{TARGET_SECONDS:.1f}",
-        "yes" if median <= TARGET_SECONDS else "NO",
+        f"{target:.1f}",
+        "yes" if median <= target else "NO",
     )
 
 
@@ -150,8 +152,10 @@ def main() -> int:
         build_wheelhouse(wheels, ["fastapi"])
         # The example pins exact versions; the offline wheelhouse holds the installed ones.
         app = offline_copy(APP, Path(scratch) / "src")
-        env = {**os.environ, "VEIL_HOME": str(home)}
+        owner = Path(scratch) / "owner"
+        env = {**os.environ, "VEIL_HOME": str(home), "VEIL_OWNER_HOME": str(owner)}
         os.environ["VEIL_HOME"] = str(home)
+        os.environ["VEIL_OWNER_HOME"] = str(owner)
         warmup = {**env, "XDG_CACHE_HOME": str(Path(scratch) / "cache-warmup")}
         _one_run(veil, app, wheels, warmup, "bench-warmup", "--no-wheel-cache")
         first: list[float] = []
@@ -165,12 +169,13 @@ def main() -> int:
         warm = {**env, "XDG_CACHE_HOME": str(cache)}
         repeat = [_one_run(veil, app, wheels, warm, f"bench-{i}") for i in range(args.runs)]
         steps = _steps(app, wheels, cache)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print_table(
-        "veil deploy → first verified response (hello-fastapi, simulated)",
+        f"veil deploy → first verified response (hello-fastapi, simulated; load average {load})",
         ("deploy", "runs", "median s", "min s", "max s", "target s", "met"),
         [
-            _row("first (empty wheel cache: pip runs)", first),
-            _row("repeat (wheel cache filled)", repeat),
+            _row("first (empty wheel cache: pip runs)", first, TARGET_FIRST_SECONDS),
+            _row("repeat (wheel cache filled)", repeat, TARGET_REPEAT_SECONDS),
         ],
     )
     print_table(

@@ -13,6 +13,9 @@ Run from the repository root: ``.venv/bin/python -m bench.verify [--repeat N] [-
 Collateral objects are built outside the timed region for every library. Ratios are against
 dcap-qvl, measured in the same run.
 
+Targets (issue 8): veil cold <= ``TARGET_COLD`` x dcap-qvl, veil warm <= ``TARGET_WARM`` x; each
+table says whether they are met.
+
 Figures are the CPU time of each call (``time.process_time``), not wall time: the machine is
 shared, and a process that is descheduled mid-call would otherwise be charged for the other
 processes' work. The in-process rows take turns in ``ROUNDS`` blocks of calls, so that a change
@@ -44,6 +47,10 @@ REPO = Path(__file__).resolve().parent.parent
 NOW = datetime.fromtimestamp(1751000000, UTC)  # inside both bundles' validity windows
 #: Blocks per row: the rows take turns so that every one sees the same machine load.
 ROUNDS = 10
+#: Targets, as median CPU time x dcap-qvl's in the same run.
+TARGET_COLD = 1.5
+TARGET_WARM = 0.7
+_TARGETS = {"veil cold": TARGET_COLD, "veil warm": TARGET_WARM}
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,12 @@ def time_rows(
     return [Timing(name, tuple(taken)) for name, taken in samples.items()]
 
 
+def _met(ratio: float, target: float | None) -> str:
+    if target is None:
+        return ""
+    return f"{'yes' if ratio <= target else 'NO'} (<= {target}x)"
+
+
 def _run_case(case: Case, repeat: int, python: Path | str | None) -> None:
     now_seconds = int(NOW.timestamp())
     quote = case.quote
@@ -213,11 +226,19 @@ def _run_case(case: Case, repeat: int, python: Path | str | None) -> None:
             timings.append(cosmian)
     baseline = timings[0].median
     rows: list[tuple[str, ...]] = [
-        (t.name, _ms(t.median), _ms(t.p99), f"{t.median / baseline:.2f}x") for t in timings
+        (
+            t.name,
+            _ms(t.median),
+            _ms(t.p99),
+            f"{t.median / baseline:.2f}x",
+            _met(t.median / baseline, _TARGETS.get(t.name)),
+        )
+        for t in timings
     ]
     print_table(
-        f"{case.name}: verify one quote at {NOW.isoformat()} ({repeat} calls)",
-        ("verifier", "median CPU ms", "p99 CPU ms", "vs dcap-qvl"),
+        f"{case.name}: verify one quote at {NOW.isoformat()} ({repeat} calls, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})",
+        ("verifier", "median CPU ms", "p99 CPU ms", "vs dcap-qvl", "target met"),
         rows,
     )
     for note in notes:
