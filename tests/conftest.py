@@ -67,18 +67,24 @@ def register_veil_home(home: Path) -> Path:
 def _isolated_veil_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every test gets its own operator state directory, so nodes never leak between tests,
-    and its own cache directory (veil's wheel cache lives under ``$XDG_CACHE_HOME/veil``)."""
+    """Every test gets its own operator home, so nodes never leak between tests, its own owner
+    home (deployments and their code keys) and its own cache directory (veil's wheel cache
+    lives under ``$XDG_CACHE_HOME/veil``). The XDG fallbacks point into the test's folders too,
+    so that a home left unset never reaches the user's own."""
     monkeypatch.setenv("VEIL_HOME", str(register_veil_home(tmp_path_factory.mktemp("veil-home"))))
+    monkeypatch.setenv("VEIL_OWNER_HOME", str(tmp_path_factory.mktemp("owner-home")))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+    xdg = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_STATE_HOME", str(xdg / "state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg / "data"))
 
 
 def _leftover_node_pids(homes: list[Path]) -> dict[int, Path]:
     """Pids of node processes still running, recorded in ``node.pid`` under ``homes``."""
     # Imported here: collecting the pure-core tests must not import the host side.
     from veil.errors import VeilError
+    from veil.host.process import system_processes
     from veil.host.state import NodePaths, read_pid
-    from veil.host.supervisor import is_running
 
     found: dict[int, Path] = {}
     for home in homes:
@@ -91,7 +97,7 @@ def _leftover_node_pids(homes: list[Path]) -> dict[int, Path]:
                 pid = read_pid(paths)
             except VeilError:
                 continue
-            if pid is not None and is_running(paths, pid):
+            if pid is not None and system_processes().is_running(pid, directory):
                 found[pid] = directory
     return found
 

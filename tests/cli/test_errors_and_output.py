@@ -19,7 +19,8 @@ from veil.attestation.errors import PolicyError
 from veil.cli._output import error_text
 from veil.cli.main import build_parser, main
 from veil.dev.scaffold import write_app
-from veil.host.state import deployment_dir, list_node_names
+from veil.host.homes import OperatorHome
+from veil.owner.home import OwnerHome
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI_DOC = REPO_ROOT / "docs" / "cli.md"
@@ -150,7 +151,7 @@ def test_a_bad_port_is_a_usage_error(
     [line] = _err_lines(capsys)
     assert line.startswith(f"veil: error: veil {command[0]}: argument --port: ")
     assert "Traceback" not in line
-    assert not list_node_names()
+    assert not OperatorHome.from_env().node_names()
 
 
 def test_localtest_names_a_missing_app_attribute(
@@ -178,8 +179,8 @@ def test_an_unknown_backend_creates_no_node(
     source = write_app("typo", framework="flask", parent=tmp_path)
     assert main(["deploy", str(source), "--backend", "tdx"]) == 5
     assert "unknown backend 'tdx'" in capsys.readouterr().err
-    assert not list_node_names()
-    assert not deployment_dir("typo").exists()
+    assert not OperatorHome.from_env().node_names()
+    assert not OwnerHome.from_env().deployment("typo").exists()
     assert main(["list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"nodes": []}
 

@@ -13,7 +13,9 @@ from tests.conftest import REPO_ROOT, register_veil_home
 from tests.e2e._certs import CertFiles, owner_ca_and_leaf
 from tests.e2e._wheels import build_wheelhouse, offline_copy
 from veil.crypto.keys import CodeKey, write_code_key
-from veil.host.supervisor import list_nodes, stop_node
+from veil.host.homes import OperatorHome
+from veil.host.nodes import LocalNodeManager
+from veil.host.simulation import simulation_root_public_key
 from veil.package.encrypted import PackageHeader, read_package_header, write_package
 from veil.package.source import prepared_source
 
@@ -129,6 +131,16 @@ def notes_app(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Bui
     return build_app(TEST_APPS / "notes", tmp_path_factory.mktemp("notes"), wheelhouse)
 
 
+def nodes() -> LocalNodeManager:
+    """The nodes of the current operator home (``$VEIL_HOME``), as real processes."""
+    return LocalNodeManager.from_env()
+
+
+def local_simulation_root() -> bytes:
+    """The public key of the current operator home's simulation root."""
+    return simulation_root_public_key(OperatorHome.from_env())
+
+
 @pytest.fixture(scope="module")
 def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One operator home per test module; every node left in it is stopped at the end."""
@@ -138,8 +150,9 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         try:
             yield home
         finally:
-            for info in list_nodes():
-                stop_node(info.name, grace=3.0)
+            manager = nodes()
+            for info in manager.list():
+                manager.stop(info.name, grace=3.0)
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BuiltApp
+from tests.e2e.conftest import BuiltApp, local_simulation_root, nodes
 from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.simulated import SimulationRoot
 from veil.cli.main import main
@@ -20,9 +20,7 @@ from veil.crypto.hpke import SealingPrivateKey, SealingSuite
 from veil.crypto.keys import CodeKey, read_code_key
 from veil.errors import InvalidDataError
 from veil.host.bootstrap import BootstrapClient, ProvisioningRefusedError
-from veil.host.simulation import simulation_root_public_key
-from veil.host.state import node_paths
-from veil.host.supervisor import node_info, spawn_node, stop_node, wait_for_state
+from veil.host.interface import SpawnRequest
 from veil.owner.seal import build_payload, seal_for_enclave
 from veil.owner.verify import PackageMismatchError, verify_owner_evidence
 from veil.sealing.binding import format_instance_binding
@@ -31,9 +29,9 @@ from veil.sealing.secrets import SecretsPayload
 
 
 def _spawn(app: BuiltApp, name: str) -> str:
-    paths = spawn_node(app.package, name=name, backend="simulated")
-    wait_for_state(paths, ("waiting",), timeout=60)
-    return node_info(name).url
+    nodes().spawn(SpawnRequest(name=name, package=app.package, backend="simulated"))
+    nodes().wait(name, ("waiting",), timeout=60)
+    return nodes().status(name).url
 
 
 def _verify(raw: bytes, app: BuiltApp) -> Any:
@@ -42,7 +40,7 @@ def _verify(raw: bytes, app: BuiltApp) -> Any:
         app.package,
         now=datetime.now(UTC),
         allow_simulated_insecure=True,
-        simulation_root_public_key=simulation_root_public_key(),
+        simulation_root_public_key=local_simulation_root(),
     )
 
 
@@ -53,7 +51,7 @@ def _owner_blob(url: str, app: BuiltApp) -> bytes:
 
 
 def _state(name: str) -> str:
-    return node_info(name).display_state
+    return nodes().status(name).display_state
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +59,7 @@ def waiting(e2e_home: Path, notes_app: BuiltApp) -> Iterator[tuple[str, bytes]]:
     """A node left waiting for secrets, and its evidence (over a nonce) as served."""
     url = _spawn(notes_app, "victim")
     yield url, BootstrapClient(url).evidence(nonce=b"\x01" * 32)
-    stop_node("victim", grace=3.0)
+    nodes().stop("victim", grace=3.0)
 
 
 def test_untouched_evidence_verifies(waiting: tuple[str, bytes], notes_app: BuiltApp) -> None:
@@ -92,7 +90,7 @@ def test_swapped_package_is_detected(
         )
         assert code == 3
     finally:
-        stop_node("swapped", grace=3.0)
+        nodes().stop("swapped", grace=3.0)
 
 
 def _b64(data: bytes) -> str:
@@ -197,13 +195,13 @@ def test_replayed_secrets_are_refused_by_another_node(notes_app: BuiltApp) -> No
         assert refused.value.status == 403
         assert _state("replay-b") == "waiting"
         BootstrapClient(url_a).provision(blob)  # the blob itself was fine, for A
-        wait_for_state(node_paths("replay-a"), ("serving",), timeout=60)
+        nodes().wait("replay-a", ("serving",), timeout=60)
         with pytest.raises(ProvisioningRefusedError) as again:  # and only once
             BootstrapClient(url_a).provision(blob)
         assert again.value.status == 409
     finally:
-        stop_node("replay-a", grace=3.0)
-        stop_node("replay-b", grace=3.0)
+        nodes().stop("replay-a", grace=3.0)
+        nodes().stop("replay-b", grace=3.0)
 
 
 def test_secrets_sealed_by_the_operator_are_refused(notes_app: BuiltApp) -> None:
@@ -228,7 +226,7 @@ def test_secrets_sealed_by_the_operator_are_refused(notes_app: BuiltApp) -> None
         assert _state("forged") == "waiting"
         assert "sealed secrets rejected" in str(refused.value)
     finally:
-        stop_node("forged", grace=3.0)
+        nodes().stop("forged", grace=3.0)
 
 
 def test_malformed_and_oversized_bodies_leave_the_node_waiting(notes_app: BuiltApp) -> None:
@@ -248,6 +246,6 @@ def test_malformed_and_oversized_bodies_leave_the_node_waiting(notes_app: BuiltA
             assert refused.value.status == status, label
             assert _state("fuzzed") == "waiting", label
         BootstrapClient(url).provision(genuine)  # still usable by the owner
-        wait_for_state(node_paths("fuzzed"), ("serving",), timeout=60)
+        nodes().wait("fuzzed", ("serving",), timeout=60)
     finally:
-        stop_node("fuzzed", grace=3.0)
+        nodes().stop("fuzzed", grace=3.0)

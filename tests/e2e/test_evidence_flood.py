@@ -12,13 +12,11 @@ from typing import Final
 import httpx
 import pytest
 
-from tests.e2e.conftest import BuiltApp
+from tests.e2e.conftest import BuiltApp, local_simulation_root, nodes
 from veil.attestation.evidence import EvidenceDocument
 from veil.crypto.keys import read_code_key
 from veil.host.bootstrap import BootstrapClient, insecure_bootstrap_tls_context
-from veil.host.simulation import simulation_root_public_key
-from veil.host.state import node_paths
-from veil.host.supervisor import node_info, spawn_node, stop_node, wait_for_state
+from veil.host.interface import SpawnRequest
 from veil.owner.seal import build_payload, seal_for_enclave
 from veil.owner.verify import verify_owner_evidence
 
@@ -49,10 +47,10 @@ def _flood(url: str, start: threading.Event, outcomes: Counter[str], lock: threa
 
 
 def test_evidence_flood_does_not_block_the_owner(notes_app: BuiltApp) -> None:
-    paths = spawn_node(notes_app.package, name="flooded", backend="simulated")
+    nodes().spawn(SpawnRequest(name="flooded", package=notes_app.package, backend="simulated"))
     try:
-        wait_for_state(paths, ("waiting",), timeout=60)
-        url = node_info("flooded").url
+        nodes().wait("flooded", ("waiting",), timeout=60)
+        url = nodes().status("flooded").url
         start, lock = threading.Event(), threading.Lock()
         outcomes: Counter[str] = Counter()
         threads = [
@@ -72,13 +70,13 @@ def test_evidence_flood_does_not_block_the_owner(notes_app: BuiltApp) -> None:
             notes_app.package,
             now=datetime.now(UTC),
             allow_simulated_insecure=True,
-            simulation_root_public_key=simulation_root_public_key(),
+            simulation_root_public_key=local_simulation_root(),
             expected_nonce=nonce,
         )
         payload = build_payload(enclave, code_key=read_code_key(notes_app.code_key), app_secrets={})
         BootstrapClient(url).provision(seal_for_enclave(enclave, payload))
         owner_seconds = time.monotonic() - began
-        wait_for_state(node_paths("flooded"), ("serving",), timeout=60)
+        nodes().wait("flooded", ("serving",), timeout=60)
 
         for thread in threads:
             thread.join(timeout=60)
@@ -89,4 +87,4 @@ def test_evidence_flood_does_not_block_the_owner(notes_app: BuiltApp) -> None:
         assert set(outcomes) <= {"200", "503"}, outcomes
         assert outcomes["200"] > 0
     finally:
-        stop_node("flooded", grace=3.0)
+        nodes().stop("flooded", grace=3.0)

@@ -15,16 +15,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import TEST_APPS, BuiltApp
+from tests.e2e.conftest import TEST_APPS, BuiltApp, local_simulation_root, nodes
 from veil.cli.main import main
 from veil.client.expect import ExpectedApp
 from veil.client.http import AttestedClient
 from veil.host.bootstrap import BootstrapClient
-from veil.host.simulation import simulation_root_public_key
-from veil.host.state import NodePaths, deployment_dir, node_paths, read_pid
-from veil.host.supervisor import is_running, log_tail, node_info, stop_node, wait_for_state
+from veil.host.homes import OperatorHome
+from veil.host.interface import SpawnRequest
+from veil.host.logs import log_tail
+from veil.host.state import read_pid
 from veil.identity.runtime import runtime_identity
 from veil.owner.deploy import DeployOptions, deploy
+from veil.owner.home import OwnerHome
 
 GREETING = "bonjour, enclave"
 NOTE = "a note nobody outside the enclave may read: 7f3a"
@@ -140,10 +142,11 @@ def test_restart_brings_the_app_and_its_sealed_data_back(
             app_secrets={"GREETING": GREETING},
         ),
     )
+    assert result.node_dir is not None
     client_options = {
         "expected": ExpectedApp.from_package(notes_app.package),
         "allow_simulated_insecure": True,
-        "simulation_root_public_key": simulation_root_public_key(),
+        "simulation_root_public_key": local_simulation_root(),
     }
     with AttestedClient(result.url, **client_options) as client:  # type: ignore[arg-type]
         assert client.put("/note", content=NOTE.encode()).json() == {"stored": len(NOTE)}
@@ -156,13 +159,13 @@ def test_restart_brings_the_app_and_its_sealed_data_back(
         # allow_restart_without_owner: it serves again on its own, with its data.
         # It waits for the owner instead when the veil runtime changed since the first start
         # (the sealing identity covers it), as happens while the tree is being edited.
-        assert restarted["state"] == "serving", log_tail(NodePaths(result.node_dir))
+        assert restarted["state"] == "serving", log_tail(result.node_dir / "node.log")
         assert client.get("/note").json() == {"note": NOTE}  # re-verified: the key is new
         assert client.verification is not None
         assert client.verification.certificate_der != first_certificate
         digest = client.get("/secret-digest").json()["sha256"]
         assert digest == hashlib.sha256(GREETING.encode()).hexdigest()
-    stop_node("notes", grace=3.0, remove=True)
+    nodes().stop("notes", grace=3.0, remove=True)
 
 
 def test_node_killed_during_provisioning_can_be_provisioned_again(
@@ -171,11 +174,10 @@ def test_node_killed_during_provisioning_can_be_provisioned_again(
     """SIGKILL while the app loads: the node is down, nothing half-done serves; after a
     restart it waits for the owner again (no restart without owner for this app)."""
     app = built_apps["hello-fastapi"]
-    from veil.host.supervisor import spawn_node  # local: keeps the spawn next to the kill
-
-    paths = spawn_node(app.package, name="killed")
-    wait_for_state(paths, ("waiting",), timeout=60)
-    url = node_info("killed").url
+    paths = OperatorHome.from_env().node("killed")
+    nodes().spawn(SpawnRequest(name="killed", package=app.package))
+    nodes().wait("killed", ("waiting",), timeout=60)
+    url = nodes().status("killed").url
     from tests.e2e.test_attacks import _owner_blob
 
     BootstrapClient(url).provision(_owner_blob(url, app))
@@ -184,18 +186,18 @@ def test_node_killed_during_provisioning_can_be_provisioned_again(
     os.kill(pid, signal.SIGKILL)
     # SIGKILL is delivered asynchronously: the process may still exist for a moment.
     deadline = time.monotonic() + 10
-    while is_running(paths) and time.monotonic() < deadline:
+    while nodes().status("killed").running and time.monotonic() < deadline:
         time.sleep(0.01)
-    info = node_info("killed")
-    assert not is_running(paths)
+    info = nodes().status("killed")
+    assert not info.running
     assert info.display_state == "stopped"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/health", verify=False, timeout=5)  # noqa: S501 - nothing listens
     main(["restart", "killed", "--json"])
-    assert node_info("killed").display_state == "waiting"
+    assert nodes().status("killed").display_state == "waiting"
     BootstrapClient(url).provision(_owner_blob(url, app))
-    wait_for_state(paths, ("serving",), timeout=60)
-    stop_node("killed", grace=3.0, remove=True)
+    nodes().wait("killed", ("serving",), timeout=60)
+    nodes().stop("killed", grace=3.0, remove=True)
 
 
 def test_deploy_refuses_simulated_without_the_insecure_flag(
@@ -204,7 +206,7 @@ def test_deploy_refuses_simulated_without_the_insecure_flag(
     code = main(["deploy", str(TEST_APPS / "notes"), "--name", "refused"])
     assert code == 5
     assert "--allow-simulated-insecure" in capsys.readouterr().err
-    assert not node_paths("refused").root.exists()
+    assert not OperatorHome.from_env().node("refused").root.exists()
 
 
 def test_veil_deploy_console_script(tmp_path: Path) -> None:
@@ -237,7 +239,7 @@ def test_veil_deploy_console_script(tmp_path: Path) -> None:
         timeout=30,
     )
     assert health.returncode == 0, health.stderr
-    kept = deployment_dir("cli")
+    kept = OwnerHome.from_env().deployment("cli")
     assert (kept / "code.key").is_file()
     stop = subprocess.run([veil, "stop", "cli", "--remove"], capture_output=True, timeout=60)
     assert stop.returncode == 0

@@ -10,18 +10,12 @@ import pytest
 
 from tests.e2e._certs import CertFiles, self_signed
 from tests.e2e._proxy import tls_terminating_proxy
-from tests.e2e.conftest import BuiltApp
+from tests.e2e.conftest import BuiltApp, nodes
 from veil.cli.main import main
 from veil.client.verify import verify_server
 from veil.errors import BindingError
 from veil.host.bootstrap import BootstrapClient
-from veil.host.supervisor import (
-    NodeExitedError,
-    node_info,
-    spawn_node,
-    stop_node,
-    wait_for_state,
-)
+from veil.host.interface import NodeExitedError, SpawnRequest
 from veil.owner.deploy import DeployOptions, DeployResult, deploy
 
 
@@ -54,7 +48,7 @@ def _deploy(app: BuiltApp, name: str, operator_tls: CertFiles | None) -> DeployR
 def zero_trust(e2e_home: Path, built_apps: dict[str, BuiltApp]) -> Iterator[DeployResult]:
     result = _deploy(built_apps["hello-fastapi"], "zt-target", None)
     yield result
-    stop_node(result.name, grace=3.0)
+    nodes().stop(result.name, grace=3.0)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +57,7 @@ def operator_served(
 ) -> Iterator[DeployResult]:
     result = _deploy(operator_apps["hello-fastapi"], "op-target", operator_certs)
     yield result
-    stop_node(result.name, grace=3.0)
+    nodes().stop(result.name, grace=3.0)
 
 
 def _one_line(text: str) -> str:
@@ -79,28 +73,31 @@ def test_a_zero_trust_package_does_not_start_with_operator_tls(
     built_apps: dict[str, BuiltApp], operator_certs: CertFiles
 ) -> None:
     """`veil spawn --untrusted-ssl-*` on a package that does not allow it: the node refuses."""
-    paths = spawn_node(
-        built_apps["hello-fastapi"].package,
-        name="downgrade",
-        backend="simulated",
-        operator_tls=(operator_certs.certificate, operator_certs.private_key),
+    nodes().spawn(
+        SpawnRequest(
+            name="downgrade",
+            package=built_apps["hello-fastapi"].package,
+            backend="simulated",
+            operator_tls=(operator_certs.certificate, operator_certs.private_key),
+        )
     )
     try:
         with pytest.raises(NodeExitedError, match=r"tls\.scenario"):
-            wait_for_state(paths, ("waiting",), timeout=60)
+            nodes().wait("downgrade", ("waiting",), timeout=60)
     finally:
-        stop_node("downgrade", grace=3.0)
+        nodes().stop("downgrade", grace=3.0)
 
 
 def test_an_operator_package_does_not_start_without_operator_tls(
     operator_apps: dict[str, BuiltApp],
 ) -> None:
-    paths = spawn_node(operator_apps["hello-flask"].package, name="no-op-tls", backend="simulated")
+    package = operator_apps["hello-flask"].package
+    nodes().spawn(SpawnRequest(name="no-op-tls", package=package, backend="simulated"))
     try:
         with pytest.raises(NodeExitedError, match="--untrusted-ssl-cert"):
-            wait_for_state(paths, ("waiting",), timeout=60)
+            nodes().wait("no-op-tls", ("waiting",), timeout=60)
     finally:
-        stop_node("no-op-tls", grace=3.0)
+        nodes().stop("no-op-tls", grace=3.0)
 
 
 def test_evidence_claims_the_effective_scenario(operator_served: DeployResult) -> None:
@@ -165,16 +162,18 @@ def test_owner_verify_and_seal_show_the_scenario(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     app = operator_apps["hello-flask"]
-    paths = spawn_node(
-        app.package,
-        name="op-owner",
-        backend="simulated",
-        operator_tls=(operator_certs.certificate, operator_certs.private_key),
+    nodes().spawn(
+        SpawnRequest(
+            name="op-owner",
+            package=app.package,
+            backend="simulated",
+            operator_tls=(operator_certs.certificate, operator_certs.private_key),
+        )
     )
     try:
-        wait_for_state(paths, ("waiting",), timeout=60)
+        nodes().wait("op-owner", ("waiting",), timeout=60)
         evidence = tmp_path / "evidence.json"
-        evidence.write_bytes(BootstrapClient(node_info("op-owner").url).evidence())
+        evidence.write_bytes(BootstrapClient(nodes().status("op-owner").url).evidence())
         owner = ["--evidence", str(evidence), "--package", str(app.package)]
         assert main(["verify", *owner, "--allow-simulated-insecure", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["tls_scenario"] == "operator"
@@ -187,4 +186,4 @@ def test_owner_verify_and_seal_show_the_scenario(
         assert main([*seal, "--allow-simulated-insecure", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["tls_scenario"] == "operator"
     finally:
-        stop_node("op-owner", grace=3.0)
+        nodes().stop("op-owner", grace=3.0)

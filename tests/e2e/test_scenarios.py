@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e._certs import self_signed
-from tests.e2e.conftest import BuiltApp, OwnerCertApp
+from tests.e2e.conftest import BuiltApp, OwnerCertApp, local_simulation_root, nodes
 from veil.cli.main import main
 from veil.client.expect import ExpectedApp
 from veil.client.http import AttestedClient, UntrustedChannelError
-from veil.host.simulation import simulation_root_public_key
-from veil.host.supervisor import stop_node
 from veil.owner.deploy import DeployOptions, DeployResult, deploy
 
 APPS = ("hello-fastapi", "hello-flask")
@@ -78,7 +76,7 @@ def deployed(
         assert operator_tls is not None
         cacert = operator_tls[0]
     yield Deployed(result, app, scenario, cacert, host)
-    stop_node(name, grace=3.0)
+    nodes().stop(name, grace=3.0)
 
 
 def test_deploy_reports_the_scenario(deployed: Deployed) -> None:
@@ -115,7 +113,7 @@ def _client(deployed: Deployed, **kwargs: object) -> AttestedClient:
         deployed.result.url,
         expected=ExpectedApp.from_package(deployed.app.package),
         allow_simulated_insecure=True,
-        simulation_root_public_key=simulation_root_public_key(),
+        simulation_root_public_key=local_simulation_root(),
         **kwargs,  # type: ignore[arg-type]
     )
 

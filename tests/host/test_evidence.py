@@ -7,8 +7,8 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -19,14 +19,13 @@ from veil.attestation.collateral import Collateral, load_collateral
 from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.result import Tee
 from veil.attestation.sources import _pcs_api, pccs
+from veil.cli import _nodes
 from veil.cli.main import main
+from veil.enclave.spec import NodeSpec
 from veil.errors import ConfigError
-from veil.host.evidence import (
-    collateral_cache_dir,
-    complete_evidence,
-    remote_collateral_source,
-)
-from veil.host.state import veil_home
+from veil.host.evidence import complete_evidence, remote_collateral_source
+from veil.host.homes import OperatorHome
+from veil.host.nodes import LocalNodeManager
 
 PCCS_URL = "https://pccs.example:8081/sgx/certification/v4/"
 
@@ -138,10 +137,6 @@ def test_bad_source_options_are_config_errors(
         remote_collateral_source(cache_dir=tmp_path, **options)  # type: ignore[arg-type]
 
 
-def test_cache_lives_under_veil_home() -> None:
-    assert collateral_cache_dir() == veil_home() / "collateral-cache"
-
-
 # --- the CLI, against a fake node -------------------------------------------------------------
 
 
@@ -149,7 +144,7 @@ def test_cache_lives_under_veil_home() -> None:
 def fake_services(
     monkeypatch: pytest.MonkeyPatch, hardware: Hardware
 ) -> tuple[FakePcs, list[bytes]]:
-    """`veil evidence` sees a node serving ``served[0]``, and PCCS/PCS answered by ``fake``."""
+    """`veil evidence` sees nodes serving ``served[0]``, and PCCS/PCS answered by ``fake``."""
     fake = FakePcs(hardware.collateral)
     served = [hardware.raw]
 
@@ -160,10 +155,24 @@ def fake_services(
         def evidence(self, *, nonce: bytes | None = None) -> bytes:
             return served[0]
 
-    monkeypatch.setattr("veil.host.evidence.BootstrapClient", FakeBootstrap)
-    monkeypatch.setattr(
-        "veil.cli._operator_impl.node_info", lambda name: SimpleNamespace(url="https://n:1")
-    )
+        def provision(self, envelope: bytes) -> None:
+            raise AssertionError("not provisioned here")
+
+    home = OperatorHome.from_env()
+    for name in ("sgx-node", "sim", "n"):
+        paths = home.node(name)
+        paths.root.mkdir(parents=True)
+        spec = NodeSpec(
+            name=name,
+            instance_id="00" * 16,
+            package=paths.root / "app.veil",
+            host="n",
+            port=1,
+            created_at=datetime.now(UTC),
+        )
+        paths.spec.write_bytes(spec.to_json())
+    manager = LocalNodeManager(home, bootstrap=FakeBootstrap)
+    monkeypatch.setattr(_nodes, "node_manager", lambda: manager)
 
     def make_client(**_: object) -> httpx.Client:
         return _client(fake)
@@ -186,7 +195,8 @@ def test_veil_evidence_fetches_collateral(
     assert report["tee"] == "sgx"
     assert report["collateral_added"] is True
     assert EvidenceDocument.from_json(out.read_bytes()).collateral is not None
-    assert (collateral_cache_dir() / "sgx-30606a000000-platform.json").is_file()
+    cache = OperatorHome.from_env().collateral_cache
+    assert (cache / "sgx-30606a000000-platform.json").is_file()
     assert fake_services[0].requests
 
 

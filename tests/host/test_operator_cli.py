@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.test_supervisor import fake_node, package  # noqa: F401 - fixtures
+from tests.host.conftest import FakeNodes
+from veil.cli import _nodes
 from veil.cli.main import main
-from veil.host.state import deployment_dir, node_paths
+from veil.host.homes import OperatorHome
+from veil.owner.home import OwnerHome
+
+
+@pytest.fixture
+def fake_node(fake_nodes: FakeNodes, monkeypatch: pytest.MonkeyPatch) -> FakeNodes:
+    """The CLI's node manager runs fake nodes."""
+    monkeypatch.setattr(_nodes, "node_manager", lambda: fake_nodes.manager)
+    return fake_nodes
 
 
 def test_list_without_nodes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,8 +35,8 @@ def test_unknown_node_is_a_config_error(command: str, capsys: pytest.CaptureFixt
 
 
 def test_spawn_status_logs_stop(
-    fake_node: list[str],  # noqa: F811
-    package: Path,  # noqa: F811
+    fake_node: FakeNodes,
+    package: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["spawn", str(package), "--name", "web", "--backend", "gramine-sgx", "--json"]) == 0
@@ -47,8 +56,8 @@ def test_spawn_status_logs_stop(
 
 
 def test_untrusted_ssl_warns_that_the_operator_can_read_traffic(
-    fake_node: list[str],  # noqa: F811
-    package: Path,  # noqa: F811
+    fake_node: FakeNodes,
+    package: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -75,8 +84,8 @@ def test_untrusted_ssl_warns_that_the_operator_can_read_traffic(
 
 
 def test_list_has_a_header_and_aligned_columns(
-    fake_node: list[str],  # noqa: F811
-    package: Path,  # noqa: F811
+    fake_node: FakeNodes,
+    package: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name in ("a", "a-much-longer-name"):
@@ -98,8 +107,8 @@ def test_list_has_a_header_and_aligned_columns(
 
 
 def test_status_never_prints_none(
-    fake_node: list[str],  # noqa: F811
-    package: Path,  # noqa: F811
+    fake_node: FakeNodes,
+    package: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["spawn", str(package), "--name", "web", "--backend", "gramine-sgx"]) == 0
@@ -113,8 +122,8 @@ def test_status_never_prints_none(
 
 
 def test_logs_as_json_lines(
-    fake_node: list[str],  # noqa: F811
-    package: Path,  # noqa: F811
+    fake_node: FakeNodes,
+    package: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["spawn", str(package), "--name", "web", "--backend", "gramine-sgx"]) == 0
@@ -126,15 +135,15 @@ def test_logs_as_json_lines(
 
 
 def test_stop_remove_deletes_the_deploy_files_too(
-    fake_node: list[str],  # noqa: F811
-    package: Path,  # noqa: F811
+    fake_node: FakeNodes,
+    package: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """What `veil deploy` kept (the code key among it) goes with the node."""
-    kept = deployment_dir("web")
+    kept = OwnerHome.from_env().deployment("web")
     kept.mkdir(parents=True)
     (kept / "code.key").write_text("secret")
     assert main(["spawn", str(package), "--name", "web", "--backend", "gramine-sgx"]) == 0
     assert main(["stop", "web", "--grace", "2", "--remove"]) == 0
     assert not kept.exists()
-    assert not node_paths("web").root.exists()
+    assert not OperatorHome.from_env().node("web").root.exists()

@@ -11,15 +11,11 @@ from hypothesis import strategies as st
 from veil.errors import ConfigError, FormatError
 from veil.host.state import (
     MAX_STATE_FILE_BYTES,
-    NodeNotFoundError,
+    NodePaths,
     NodeState,
-    existing_node,
-    list_node_names,
-    node_paths,
     read_node_state,
     read_pid,
     validate_node_name,
-    veil_home,
 )
 
 GOOD_STATE = {
@@ -33,43 +29,14 @@ GOOD_STATE = {
 }
 
 
-def test_veil_home_prefers_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VEIL_HOME", str(tmp_path / "h"))
-    assert veil_home() == (tmp_path / "h").resolve()
-
-
-def test_veil_home_falls_back_to_xdg_then_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("VEIL_HOME")
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    assert veil_home() == (tmp_path / "xdg" / "veil").resolve()
-    monkeypatch.delenv("XDG_STATE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert veil_home() == (tmp_path / "home" / ".local" / "state" / "veil").resolve()
-
-
 @pytest.mark.parametrize("name", ["", "-x", "A", "a/b", "..", "a" * 64, "a b", "é"])
 def test_bad_node_names_are_refused(name: str) -> None:
     with pytest.raises(ConfigError, match="invalid node name"):
         validate_node_name(name)
 
 
-def test_node_paths_and_listing() -> None:
-    assert list_node_names() == []
-    paths = node_paths("web-1")
-    assert paths.root.name == "web-1"
-    with pytest.raises(NodeNotFoundError, match="no node named 'web-1'"):
-        existing_node("web-1")
-    paths.root.mkdir(parents=True)
-    paths.spec.write_text("{}")
-    assert existing_node("web-1") == paths
-    (paths.root.parent / "Not_A_Node!").mkdir()
-    assert list_node_names() == ["web-1"]
-
-
 def test_state_round_trip(tmp_path: Path) -> None:
-    paths = node_paths("n")
+    paths = NodePaths(tmp_path / "n")
     paths.root.mkdir(parents=True)
     assert read_node_state(paths) is None
     paths.state.write_text(json.dumps(GOOD_STATE))
@@ -94,8 +61,8 @@ def test_bad_state_fields_are_refused(change: dict[str, object], message: str) -
         NodeState.from_json(json.dumps({**GOOD_STATE, **change}).encode())
 
 
-def test_oversized_state_file_is_refused() -> None:
-    paths = node_paths("n")
+def test_oversized_state_file_is_refused(tmp_path: Path) -> None:
+    paths = NodePaths(tmp_path / "n")
     paths.root.mkdir(parents=True)
     paths.state.write_bytes(b" " * (MAX_STATE_FILE_BYTES + 1))
     with pytest.raises(FormatError, match="larger than"):
@@ -103,8 +70,8 @@ def test_oversized_state_file_is_refused() -> None:
 
 
 @pytest.mark.parametrize("content", [b"", b"abc", b"1", b"-5", b"\xff"])
-def test_bad_pid_files_are_refused(content: bytes) -> None:
-    paths = node_paths("n")
+def test_bad_pid_files_are_refused(content: bytes, tmp_path: Path) -> None:
+    paths = NodePaths(tmp_path / "n")
     paths.root.mkdir(parents=True)
     paths.pid.write_bytes(content)
     with pytest.raises(FormatError):

@@ -13,6 +13,7 @@ import pytest
 from veil.crypto.keys import CodeKey, write_code_key
 from veil.enclave.instance import EnclaveInstance
 from veil.enclave.spec import NodeSpec
+from veil.host.homes import OperatorHome
 from veil.host.simulation import simulated_backend_options
 from veil.package.encrypted import read_package_header, write_package
 from veil.package.source import AppSource
@@ -56,7 +57,7 @@ def make_instance(package: Path) -> EnclaveInstance:
         package=package,
         port=8443,
         backend="simulated",
-        backend_options=simulated_backend_options(),
+        backend_options=simulated_backend_options(OperatorHome.from_env()),
         created_at=datetime.now(UTC),
     )
     return EnclaveInstance.create(spec, read_package_header(package), now=datetime.now(UTC))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from veil.cli import _nodes
 from veil.cli._output import emit_json, err_console, out_console, warn
 from veil.cli._vendoring import wheel_store
 from veil.cli.operator import UNTRUSTED_SSL_WARNING
@@ -58,7 +59,7 @@ def deploy_command(args: argparse.Namespace) -> int:
     )
     quiet = args.json or not err_console.is_terminal
     if quiet:
-        result = deploy(Path(args.directory), options)
+        result = deploy(Path(args.directory), options, manager=_nodes.node_manager())
     else:
         with err_console.status("deploying") as status:
             done: list[str] = []
@@ -70,7 +71,9 @@ def deploy_command(args: argparse.Namespace) -> int:
                 number = DEPLOY_STEPS.index(step) + 1
                 status.update(f"[{number}/{len(DEPLOY_STEPS)}] {_STEP_LABELS[step]}")
 
-            result = deploy(Path(args.directory), options, on_step=on_step)
+            result = deploy(
+                Path(args.directory), options, on_step=on_step, manager=_nodes.node_manager()
+            )
             err_console.print(f"[green]✓[/] {_STEP_LABELS[done[-1]]}")
     if args.json:
         emit_json(result.to_json())

@@ -13,23 +13,14 @@ from rich.markup import escape
 
 from veil.attestation.sources.file import FileCollateralSource
 from veil.attestation.sources.interface import CollateralSource
+from veil.cli import _nodes
 from veil.cli._output import emit_json, emit_json_line, err_console, out_console, warn
 from veil.cli.operator import UNTRUSTED_SSL_WARNING
 from veil.errors import ConfigError, OperationError
-from veil.host.bootstrap import BootstrapClient
-from veil.host.evidence import collateral_cache_dir, collect_evidence, remote_collateral_source
-from veil.host.state import NodePaths, NodeState, existing_node
-from veil.host.supervisor import (
-    NodeInfo,
-    follow_log,
-    is_running,
-    list_nodes,
-    node_info,
-    restart_node,
-    spawn_node,
-    stop_node,
-    wait_for_state,
-)
+from veil.host.evidence import remote_collateral_source
+from veil.host.interface import NodeManager, NodeStatus, SpawnRequest
+from veil.host.state import NodeState
+from veil.owner.home import OwnerHome
 from veil.ratls.freshness import parse_nonce_hex
 from veil.sealing.envelope import MAX_ENVELOPE_BYTES
 
@@ -47,18 +38,24 @@ __all__ = [
 
 
 def wait_with_spinner(
-    paths: NodePaths, targets: Sequence[str], *, timeout: float, quiet: bool, label: str
+    manager: NodeManager,
+    name: str,
+    targets: Sequence[str],
+    *,
+    timeout: float,
+    quiet: bool,
+    label: str,
 ) -> NodeState:
     """Wait for a node state, with a spinner on stderr when it is a terminal."""
     if quiet or not err_console.is_terminal:
-        return wait_for_state(paths, targets, timeout=timeout)
+        return manager.wait(name, targets, timeout=timeout)
     with err_console.status(label) as spinner:
 
         def tick(state: NodeState | None) -> None:
             now = state.state if state else "starting"
             spinner.update(f"{label} (node is {now})")
 
-        return wait_for_state(paths, targets, timeout=timeout, on_tick=tick)
+        return manager.wait(name, targets, timeout=timeout, on_tick=tick)
 
 
 def spawn(args: argparse.Namespace) -> int:
@@ -68,23 +65,27 @@ def spawn(args: argparse.Namespace) -> int:
             raise ConfigError("--untrusted-ssl-cert and --untrusted-ssl-key go together")
         operator_tls = (Path(args.untrusted_ssl_cert), Path(args.untrusted_ssl_key))
         warn(UNTRUSTED_SSL_WARNING)
-    paths = spawn_node(
-        Path(args.package),
-        name=args.name,
-        port=args.port,
-        host=args.host,
-        backend=args.backend,
-        san=args.san,
-        operator_tls=operator_tls,
+    manager = _nodes.node_manager()
+    manager.spawn(
+        SpawnRequest(
+            name=args.name,
+            package=Path(args.package),
+            port=args.port,
+            host=args.host,
+            backend=args.backend,
+            san=args.san,
+            operator_tls=operator_tls,
+        )
     )
     state = wait_with_spinner(
-        paths,
+        manager,
+        args.name,
         ("waiting", "serving"),
         timeout=args.timeout,
         quiet=args.json,
         label=f"starting node {args.name}",
     )
-    info = node_info(args.name)
+    info = manager.status(args.name)
     if args.json:
         emit_json(info.to_json())
     else:
@@ -104,9 +105,10 @@ def evidence(args: argparse.Namespace) -> int:
         nonce = parse_nonce_hex(args.nonce)
     elif args.fresh_nonce:
         nonce = secrets.token_bytes(32)
-    info = node_info(args.name)
+    manager = _nodes.node_manager()
+    manager.status(args.name)  # an unknown node is refused before any collateral is fetched
     source = _collateral_source(args)
-    collected = collect_evidence(info.url, nonce=nonce, collateral_source=source)
+    collected = manager.evidence(args.name, nonce=nonce, collateral_source=source)
     if source is not None and not collected.needs_collateral:
         warn(f"node {args.name} is simulated: its evidence needs no collateral, none was added")
     data = collected.data
@@ -147,13 +149,14 @@ def _collateral_source(args: argparse.Namespace) -> CollateralSource | None:
             pccs_url=args.pccs_url,
             pcs=args.pcs,
             pccs_ca_file=args.pccs_ca_file,
-            cache_dir=collateral_cache_dir(),
+            cache_dir=_nodes.operator_home().collateral_cache,
         )
     return None
 
 
 def provision(args: argparse.Namespace) -> int:
-    info = node_info(args.name)
+    manager = _nodes.node_manager()
+    info = manager.status(args.name)
     if not info.running:
         raise OperationError(f"node {args.name!r} is not running")
     source = Path(args.sealed)
@@ -164,16 +167,17 @@ def provision(args: argparse.Namespace) -> int:
         raise OperationError(f"cannot read {source}: {e.strerror or e}") from e
     if len(envelope) > MAX_ENVELOPE_BYTES:
         raise ConfigError(f"{source} is larger than {MAX_ENVELOPE_BYTES} bytes")
-    BootstrapClient(info.url).provision(envelope)
+    manager.provision(args.name, envelope)
     state = wait_with_spinner(
-        existing_node(args.name),
+        manager,
+        args.name,
         ("serving",),
         timeout=args.timeout,
         quiet=args.json,
         label=f"node {args.name} is loading the app",
     )
     if args.json:
-        emit_json(node_info(args.name).to_json())
+        emit_json(manager.status(args.name).to_json())
     else:
         out_console.print(f"node [bold]{escape(args.name)}[/] is {state.state} at {info.url}")
     return 0
@@ -183,13 +187,13 @@ def provision(args: argparse.Namespace) -> int:
 _LIST_HEADER: Final = ("NAME", "STATE", "URL", "BACKEND", "FINGERPRINT", "REASON")
 
 
-def _row(info: NodeInfo) -> tuple[str, ...]:
+def _row(info: NodeStatus) -> tuple[str, ...]:
     state = info.state
     return (
         info.name,
         info.display_state,
         info.url,
-        info.spec.backend,
+        info.backend,
         state.fingerprint if state and state.fingerprint else "-",
         state.reason if state and state.reason else "",
     )
@@ -213,7 +217,7 @@ def _shown(value: object) -> str:
 def status(args: argparse.Namespace) -> int:
     if args.name is None:
         return list_(args)
-    info = node_info(args.name)
+    info = _nodes.node_manager().status(args.name)
     if args.json:
         emit_json(info.to_json())
         return 0
@@ -223,7 +227,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    infos = list_nodes()
+    infos = _nodes.node_manager().list()
     if args.json:
         emit_json({"nodes": [i.to_json() for i in infos]})
         return 0
@@ -236,14 +240,7 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def logs(args: argparse.Namespace) -> int:
-    paths = existing_node(args.name)
-    stop = None
-    if args.follow:
-
-        def stop() -> bool:
-            return not is_running(paths)
-
-    for line in follow_log(paths, follow=args.follow, stop=stop):
+    for line in _nodes.node_manager().logs(args.name, follow=args.follow):
         if args.json:
             emit_json_line({"node": args.name, "line": line})
         else:
@@ -253,27 +250,33 @@ def logs(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    was_running = stop_node(args.name, grace=args.grace, remove=args.remove)
+    result = _nodes.node_manager().stop(args.name, grace=args.grace, remove=args.remove)
+    if args.remove:
+        # What `veil deploy` kept on this machine for the node holds its package's code key: a
+        # removed node must not leave a secret behind.
+        OwnerHome.from_env().remove_deployment(args.name)
     if args.json:
-        emit_json({"name": args.name, "was_running": was_running, "removed": args.remove})
+        emit_json(result.to_json())
     else:
-        what = "stopped" if was_running else "was not running"
+        what = "stopped" if result.was_running else "was not running"
         removed = "; its directory was removed" if args.remove else ""
         out_console.print(f"node {escape(args.name)} {what}{removed}")
     return 0
 
 
 def restart(args: argparse.Namespace) -> int:
-    paths = restart_node(args.name, grace=args.grace)
+    manager = _nodes.node_manager()
+    manager.restart(args.name, grace=args.grace)
     state = wait_with_spinner(
-        paths,
+        manager,
+        args.name,
         ("waiting", "serving"),
         timeout=args.timeout,
         quiet=args.json,
         label=f"restarting node {args.name}",
     )
     if args.json:
-        emit_json(node_info(args.name).to_json())
+        emit_json(manager.status(args.name).to_json())
     else:
         hint = ""
         if state.state == "waiting":

@@ -18,7 +18,8 @@ from veil.client.verify import ServerVerification, verify_server
 from veil.crypto.keyfiles import PUBLIC_FILE_MODE, write_key_file
 from veil.crypto.keys import read_code_key
 from veil.errors import ConfigError, InvalidDataError, OperationError
-from veil.host.simulation import simulation_root_path, simulation_root_public_key
+from veil.host.homes import OperatorHome
+from veil.host.simulation import simulation_root_public_key
 from veil.identity.reference import ImageReference, read_image_reference
 from veil.identity.runtime import RuntimeIdentity
 from veil.owner.seal import OwnerTls, build_payload, read_app_secrets, seal_for_enclave
@@ -49,7 +50,8 @@ def simulation_root_for(args: argparse.Namespace) -> bytes | None:
         return None
     if args.simulation_root != "auto":
         raise ConfigError("--simulation-root must be 'auto' or 'evidence'")
-    return simulation_root_public_key() if simulation_root_path().is_file() else None
+    home = OperatorHome.from_env()
+    return simulation_root_public_key(home) if home.simulation_root.is_file() else None
 
 
 def verify_command(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ UNTRUSTED_SSL_WARNING = (
     "runs, but the channel is NOT end to end, and users must accept it with "
     "--allow-operator-tls. Use it only for tests with test data."
 )
-#: ``--backend`` help; the names are checked before a node is created (veil.host.supervisor),
+#: ``--backend`` help; the names are checked before a node is created (veil.host.node_spec),
 #: not here, so that building the parser does not load the backend registry.
 BACKEND_HELP = "TEE backend: simulated (default), gramine-sgx or configfs-tsm"
 #: How long `provision` waits for the app to load and serve, in seconds.

@@ -1,12 +1,11 @@
-"""Collect a node's evidence for the owner, adding the collateral a hardware quote needs."""
+"""Complete a node's evidence for the owner with the collateral a hardware quote needs."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Final
 
 import httpx
 
@@ -18,26 +17,13 @@ from veil.attestation.sources.interface import CollateralSource
 from veil.attestation.sources.pccs import PccsSource
 from veil.attestation.sources.pcs import IntelPcsSource
 from veil.errors import ConfigError
-from veil.host.bootstrap import BootstrapClient
-from veil.host.state import veil_home
 
 __all__ = [
-    "COLLATERAL_CACHE_DIRNAME",
     "CollectedEvidence",
-    "collateral_cache_dir",
-    "collect_evidence",
     "complete_evidence",
     "remote_collateral_source",
     "with_collateral",
 ]
-
-#: Directory under ``$VEIL_HOME`` where fetched collateral bundles are kept until they are due.
-COLLATERAL_CACHE_DIRNAME: Final = "collateral-cache"
-
-
-def collateral_cache_dir() -> Path:
-    """``$VEIL_HOME/collateral-cache``."""
-    return veil_home() / COLLATERAL_CACHE_DIRNAME
 
 
 def remote_collateral_source(
@@ -109,19 +95,3 @@ def complete_evidence(
     if completed is document:
         return CollectedEvidence(data=raw, tee=document.tee, collateral_added=False)
     return CollectedEvidence(data=completed.to_json(), tee=document.tee, collateral_added=True)
-
-
-def collect_evidence(
-    url: str,
-    *,
-    nonce: bytes | None = None,
-    collateral_source: CollateralSource | None = None,
-    now: datetime | None = None,
-) -> CollectedEvidence:
-    """The node's evidence.json. The operator does not verify it (the owner does).
-
-    Hardware evidence gets its collateral from ``collateral_source`` when one is given;
-    without one the owner fetches collateral when verifying.
-    """
-    raw = BootstrapClient(url).evidence(nonce=nonce)
-    return complete_evidence(raw, collateral_source, now=now or datetime.now(UTC))

@@ -1,9 +1,8 @@
-"""The operator's local state: where node directories live and how their records are read."""
+"""A node directory's files and the records the host reads from them (pid, reported state)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,15 +19,10 @@ __all__ = [
     "NodeNotFoundError",
     "NodePaths",
     "NodeState",
-    "deployment_dir",
-    "existing_node",
-    "list_node_names",
-    "node_paths",
-    "nodes_root",
+    "is_node_name",
     "read_node_state",
     "read_pid",
     "validate_node_name",
-    "veil_home",
 ]
 
 #: How long `spawn` waits for a node to report ``waiting``: key generation, a quote and
@@ -48,17 +42,11 @@ _NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 class NodeNotFoundError(ConfigError):
-    """No node of that name exists in this veil home."""
+    """No node of that name exists."""
 
 
-def veil_home() -> Path:
-    """``$VEIL_HOME``, else ``$XDG_STATE_HOME/veil``, else ``~/.local/state/veil``."""
-    configured = os.environ.get("VEIL_HOME")
-    if configured:
-        return Path(configured).expanduser().resolve()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return (base / "veil").resolve()
+def is_node_name(name: str) -> bool:
+    return _NAME_RE.fullmatch(name) is not None
 
 
 def validate_node_name(name: str) -> str:
@@ -102,34 +90,6 @@ class NodePaths:
 
     def exists(self) -> bool:
         return self.spec.is_file()
-
-
-def nodes_root() -> Path:
-    return veil_home() / "nodes"
-
-
-def deployment_dir(name: str) -> Path:
-    """What ``veil deploy`` keeps for the owner of node ``name``: package, code key, evidence,
-    certificate. Removed with the node (``veil stop --remove``) and when the deploy fails."""
-    return veil_home() / "deployments" / validate_node_name(name)
-
-
-def node_paths(name: str) -> NodePaths:
-    return NodePaths(nodes_root() / validate_node_name(name))
-
-
-def existing_node(name: str) -> NodePaths:
-    paths = node_paths(name)
-    if not paths.exists():
-        raise NodeNotFoundError(f"no node named {name!r} (see `veil list`)")
-    return paths
-
-
-def list_node_names() -> list[str]:
-    root = nodes_root()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if _NAME_RE.fullmatch(p.name) and p.is_dir())
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from veil.client.expect import ExpectedApp
 from veil.client.verify import NONCE_BYTES, verify_server
 from veil.crypto.keys import CodeKey
 from veil.errors import ConfigError, ServiceError
-from veil.host.bootstrap import BootstrapClient
+from veil.host.homes import OperatorHome
+from veil.host.interface import NodeManager
 from veil.host.simulation import simulation_root_public_key
 from veil.owner.seal import OwnerTls, build_payload, seal_for_enclave
 from veil.owner.verify import OwnerVerifiedEnclave, verify_owner_evidence
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = [
     "fetch_and_verify",
     "healthcheck",
-    "provision",
     "seal_secrets",
     "serving_channel",
     "write_certificate",
@@ -61,10 +61,6 @@ def seal_secrets(
         now=datetime.now(UTC),
     )
     return seal_for_enclave(enclave, payload)
-
-
-def provision(url: str, envelope: bytes) -> None:
-    BootstrapClient(url).provision(envelope)
 
 
 def write_certificate(path: Path, certificate_der: bytes) -> None:
@@ -134,15 +130,17 @@ def healthcheck(url: str, certificate_der: bytes, path: str) -> None:
 
 
 def fetch_and_verify(
-    url: str,
+    manager: NodeManager,
+    name: str,
     header: PackageHeader,
     directory: Path,
+    *,
     options: DeployOptions,
     on_step: Callable[[str], None],
 ) -> OwnerVerifiedEnclave:
     on_step("evidence")
     nonce = secrets.token_bytes(NONCE_BYTES)
-    raw = BootstrapClient(url).evidence(nonce=nonce)
+    raw = manager.evidence(name, nonce=nonce).data
     (directory / "evidence.json").write_bytes(raw)
     document = EvidenceDocument.from_json(raw)
     on_step("verify")
@@ -160,4 +158,6 @@ def fetch_and_verify(
 def _simulation_root(options: DeployOptions) -> bytes | None:
     # Pin this machine's simulation root rather than the key the evidence carries: the node
     # runs here, so its quotes must be signed by the local root.
-    return simulation_root_public_key() if options.backend == "simulated" else None
+    if options.backend != "simulated":
+        return None
+    return simulation_root_public_key(OperatorHome.from_env())

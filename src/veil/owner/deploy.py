@@ -13,17 +13,16 @@ from typing import TYPE_CHECKING, Final
 from veil.attestation.result import Tee
 from veil.crypto.keys import CodeKey, read_code_key, write_code_key
 from veil.errors import ConfigError
-from veil.host.state import deployment_dir, node_paths, validate_node_name
-from veil.host.supervisor import (
-    DEFAULT_SPAWN_TIMEOUT,
+from veil.host.interface import (
     NameInUseError,
-    check_backend_name,
-    node_info,
-    spawn_node,
-    stop_node,
-    wait_for_state,
+    NodeManager,
+    NodeNotFoundError,
+    SpawnRequest,
 )
+from veil.host.node_spec import check_backend_name
+from veil.host.state import DEFAULT_SPAWN_TIMEOUT, validate_node_name
 from veil.identity.reference import ImageReference, read_image_reference
+from veil.owner.home import OwnerHome
 from veil.package.config import CONFIG_FILE_NAME, AppConfig
 from veil.package.encrypted import read_package_header, write_package
 from veil.package.source import prepared_source
@@ -37,7 +36,6 @@ __all__ = [
     "DeployOptions",
     "DeployResult",
     "deploy",
-    "deployment_dir",
 ]
 
 _log = logging.getLogger(__name__)
@@ -95,7 +93,8 @@ class DeployResult:
     #: The verified certificate users should trust (``curl --cacert``).
     certificate: Path
     scenario: str
-    node_dir: Path
+    #: The node's directory when it runs on this machine.
+    node_dir: Path | None
     deployment_dir: Path
     end_to_end: bool
     simulated: bool
@@ -109,7 +108,7 @@ class DeployResult:
             "scenario": self.scenario,
             "end_to_end": self.end_to_end,
             "simulated": self.simulated,
-            "node_dir": str(self.node_dir),
+            "node_dir": str(self.node_dir) if self.node_dir is not None else None,
             "deployment_dir": str(self.deployment_dir),
         }
 
@@ -167,14 +166,24 @@ def deploy(
     options: DeployOptions,
     *,
     on_step: Callable[[str], None] = _noop,
+    manager: NodeManager | None = None,
+    home: OwnerHome | None = None,
 ) -> DeployResult:
-    """Run the whole owner + operator flow on this machine and return where the app serves.
+    """Run the whole owner + operator flow and return where the app serves.
 
-    The enclave is verified like a remote one: the owner trusts nothing the node or the
-    operator's files say until the evidence verified against the package just built. On any
-    failure after the node started, the node is stopped (its directory and log are kept); on
-    any failure at all, the deployment directory (with the code key) is removed.
+    ``manager`` runs the node (default: processes on this machine, under ``$VEIL_HOME``);
+    ``home`` keeps the package, code key, evidence and certificate (default: the owner home,
+    ``$VEIL_OWNER_HOME``). The enclave is verified like a remote one: the owner trusts nothing
+    the node or the operator's files say until the evidence verified against the package just
+    built. On any failure after the node started, the node is stopped (its directory and log
+    are kept); on any failure at all, the deployment directory (with the code key) is removed.
     """
+    if manager is None:
+        from veil.host.nodes import LocalNodeManager  # noqa: PLC0415 - the default only
+
+        manager = LocalNodeManager.from_env()
+    if home is None:
+        home = OwnerHome.from_env()
     if options.backend == "simulated" and not options.allow_simulated_insecure:
         raise ConfigError(
             "the simulated backend has no TEE and every verifier refuses its evidence; pass "
@@ -183,25 +192,24 @@ def deploy(
     check_backend_name(options.backend)  # before packaging, which takes a while
     name = _app_name(source, options)
     options = replace(options, image=_image(source, options))
-    if node_paths(name).root.exists():  # before packaging, which takes a while
-        raise NameInUseError(
-            f"a node named {name!r} already exists; pass --name, or `veil stop {name} --remove`"
-        )
-    directory = deployment_dir(name)
+    _check_name_free(manager, name)  # before packaging, which takes a while
+    directory = home.deployment(name)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         on_step("package")
         package, code_key = _package(source, directory, options)
         header = read_package_header(package)
         on_step("spawn")
-        paths = spawn_node(
-            package,
-            name=name,
-            port=options.port,
-            host=options.host,
-            backend=options.backend,
-            san=options.san,
-            operator_tls=options.operator_tls,
+        node = manager.spawn(
+            SpawnRequest(
+                name=name,
+                package=package,
+                port=options.port,
+                host=options.host,
+                backend=options.backend,
+                san=options.san,
+                operator_tls=options.operator_tls,
+            )
         )
     except BaseException:
         _remove_deployment(directory)
@@ -211,14 +219,16 @@ def deploy(
         # machine with a core to spare the verifier, sealing and TLS code load for free.
         from veil.owner import _deploy_steps as steps  # noqa: PLC0415
 
-        wait_for_state(paths, ("waiting",), timeout=options.timeout)
-        url = node_info(name).url
-        enclave = steps.fetch_and_verify(url, header, directory, options, on_step)
+        manager.wait(name, ("waiting",), timeout=options.timeout)
+        url = node.url
+        enclave = steps.fetch_and_verify(
+            manager, name, header, directory, options=options, on_step=on_step
+        )
         on_step("seal")
         envelope = steps.seal_secrets(enclave, code_key, source, options)
         on_step("provision")
-        steps.provision(url, envelope)
-        wait_for_state(paths, ("serving",), timeout=_PROVISION_TIMEOUT)
+        manager.provision(name, envelope)
+        manager.wait(name, ("serving",), timeout=_PROVISION_TIMEOUT)
         on_step("healthcheck")
         scenario, end_to_end, served = steps.serving_channel(url, enclave, header, options)
         steps.healthcheck(url, served, header.security_config.healthcheck)
@@ -226,7 +236,7 @@ def deploy(
         # Stop the node but keep its directory: its log says what went wrong
         # (`veil logs NAME`; `veil stop NAME --remove` to clean up).
         with contextlib.suppress(Exception):
-            stop_node(name, grace=2.0)
+            manager.stop(name, grace=2.0)
         _remove_deployment(directory)
         raise
     certificate = directory / "certificate.pem"
@@ -237,10 +247,20 @@ def deploy(
         fingerprint=header.fingerprint,
         certificate=certificate,
         scenario=scenario,
-        node_dir=paths.root,
+        node_dir=node.node_dir,
         deployment_dir=directory,
         end_to_end=end_to_end,
         simulated=enclave.evidence.verified_quote.tee is Tee.SIMULATED,
+    )
+
+
+def _check_name_free(manager: NodeManager, name: str) -> None:
+    try:
+        manager.status(name)
+    except NodeNotFoundError:
+        return
+    raise NameInUseError(
+        f"a node named {name!r} already exists; pass --name, or `veil stop {name} --remove`"
     )
 
 
