@@ -8,6 +8,7 @@ all a wheel is; repacking them gives pip something to ``download --no-index`` fr
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import shutil
 import zipfile
@@ -87,11 +88,21 @@ def offline_copy(example: Path, directory: Path) -> Path:
     """
     source = directory / example.name
     shutil.copytree(example, source, ignore=shutil.ignore_patterns("__pycache__"))
-    requirements = source / "requirements.txt"
-    pinned = []
-    for line in requirements.read_text().splitlines():
-        name = line.split("==", 1)[0].strip()
-        if name and not name.startswith("#"):
-            pinned.append(f"{name}=={metadata.version(name)}")
-    requirements.write_text("\n".join(pinned) + "\n")
+    pin_installed(source / "requirements.txt")
     return source
+
+
+def pin_installed(requirements: Path) -> None:
+    """Rewrite each ``name==version`` line of ``requirements`` to the version installed here.
+
+    Comments and lines naming a distribution that is not installed are kept as they are.
+    """
+    lines = []
+    for line in requirements.read_text().splitlines():
+        name, pinned, _ = line.partition("==")
+        installed = None
+        if pinned and not name.lstrip().startswith("#"):
+            with contextlib.suppress(metadata.PackageNotFoundError):
+                installed = metadata.version(name.strip())
+        lines.append(line if installed is None else f"{name.strip()}=={installed}")
+    requirements.write_text("\n".join(lines) + "\n")
