@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veil._json import StrictJsonError, loads_strict
+from veil._json import StrictJsonError, load_json_object, loads_strict
+from veil.errors import ConfigError, FormatError
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,25 @@ def test_accepts_what_json_accepts() -> None:
 def test_any_bytes_raise_only_the_typed_error(data: bytes) -> None:
     with contextlib.suppress(StrictJsonError):
         loads_strict(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b" " * 65, "thing: larger than 64 bytes"),
+        (b'{"a": 1, "a": 2}', "thing: not valid JSON .*duplicate key 'a'"),
+        (b"\xff", "thing: not valid JSON .*not UTF-8"),
+        (b"[1]", "thing: not a JSON object"),
+    ],
+)
+def test_load_json_object_refuses_what_is_not_one_small_strict_object(
+    data: bytes, message: str
+) -> None:
+    with pytest.raises(FormatError, match=message):
+        load_json_object(data, max_bytes=64, what="thing")
+
+
+def test_load_json_object_raises_the_callers_error() -> None:
+    assert load_json_object(b'{"a": 1}', max_bytes=64, what="thing") == {"a": 1}
+    with pytest.raises(ConfigError, match="thing: not a JSON object"):
+        load_json_object(b"1", max_bytes=64, what="thing", error=ConfigError)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-__all__ = ["LENIENT_KEYS_DECODER", "STRICT_DECODER", "StrictJsonError", "loads_strict"]
+from veil.errors import FormatError, VeilError
+
+__all__ = [
+    "LENIENT_KEYS_DECODER",
+    "STRICT_DECODER",
+    "StrictJsonError",
+    "load_json_object",
+    "loads_strict",
+]
 
 
 class StrictJsonError(ValueError):
@@ -58,3 +66,22 @@ def loads_strict(data: bytes | str) -> Any:
         raise
     except (ValueError, RecursionError) as e:
         raise StrictJsonError(f"invalid JSON: {e}") from e
+
+
+def load_json_object(
+    data: bytes, *, max_bytes: int, what: str, error: type[VeilError] = FormatError
+) -> dict[str, Any]:
+    """Decode untrusted ``data`` as one strict JSON object of at most ``max_bytes``.
+
+    Raises ``error`` (a ``FormatError`` unless the caller names its own), its message starting
+    with ``what``, if the data is larger, not strict JSON (see ``loads_strict``) or not an object.
+    """
+    if len(data) > max_bytes:
+        raise error(f"{what}: larger than {max_bytes} bytes")
+    try:
+        document = loads_strict(data)
+    except StrictJsonError as e:
+        raise error(f"{what}: not valid JSON ({e})") from e
+    if not isinstance(document, dict):
+        raise error(f"{what}: not a JSON object")
+    return document

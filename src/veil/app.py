@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Mapping
@@ -11,6 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from veil._io import read_bounded
+from veil._json import load_json_object
 from veil.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -104,12 +104,9 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
         error=NotInEnclaveError,
         too_large=NotInEnclaveError,
     )
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise NotInEnclaveError("the secrets file is not JSON") from None
-    if not isinstance(document, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in document.items()
-    ):
+    document = load_json_object(
+        data, max_bytes=_MAX_SECRETS_FILE_BYTES, what="the secrets file", error=NotInEnclaveError
+    )
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in document.items()):
         raise NotInEnclaveError("the secrets file must map names to strings")
     return document

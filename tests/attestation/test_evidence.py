@@ -268,7 +268,7 @@ def test_duplicate_members_and_oversize_are_refused() -> None:
         EvidenceDocument.from_json(duplicated)
     with pytest.raises(EvidenceFormatError, match="NaN is not valid JSON"):
         EvidenceDocument.from_json(data.replace(b'"version": 1', b'"version": NaN', 1))
-    with pytest.raises(EvidenceFormatError, match="more than"):
+    with pytest.raises(EvidenceFormatError, match="larger than"):
         EvidenceDocument.from_json(b" " * (MAX_EVIDENCE_BYTES + 1))
     with pytest.raises(EvidenceFormatError, match="not valid JSON"):
         EvidenceDocument.from_json(b"\xff")

@@ -57,5 +57,5 @@ def test_helper_processes_read_the_secrets_file(
     with pytest.raises(NotInEnclaveError, match="names to strings"):
         veil.app.secrets()
     path.write_text("not json")
-    with pytest.raises(NotInEnclaveError, match="not JSON"):
+    with pytest.raises(NotInEnclaveError, match="not valid JSON"):
         veil.app.secrets()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from veil._json import StrictJsonError, loads_strict
+from veil._json import load_json_object
 from veil.attestation.collateral import MAX_COLLATERAL_BYTES, Collateral
 from veil.attestation.result import Tee
 from veil.crypto.digest import parse_tagged_sha256
@@ -246,14 +246,9 @@ class EvidenceDocument:
     @classmethod
     def from_json(cls, data: bytes) -> EvidenceDocument:
         """Parse strictly: size limit, format and version, no unknown or duplicate members."""
-        if len(data) > MAX_EVIDENCE_BYTES:
-            raise EvidenceFormatError(f"evidence: more than {MAX_EVIDENCE_BYTES} bytes")
-        try:
-            document = loads_strict(data)
-        except StrictJsonError as e:
-            raise EvidenceFormatError(f"evidence: not valid JSON ({e})") from e
-        if not isinstance(document, dict):
-            raise EvidenceFormatError("evidence: must be a JSON object")
+        document = load_json_object(
+            data, max_bytes=MAX_EVIDENCE_BYTES, what="evidence", error=EvidenceFormatError
+        )
         if document.get("format") != EVIDENCE_FORMAT:
             raise EvidenceFormatError(f"format: expected {EVIDENCE_FORMAT!r}")
         version = document.get("version")

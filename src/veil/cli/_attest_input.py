@@ -4,13 +4,13 @@ evidence.json (veil's, or a foreign one that carries an RA-TLS certificate)."""
 from __future__ import annotations
 
 import enum
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from veil._io import read_bounded
+from veil._json import load_json_object
 from veil.attestation.evidence import MAX_EVIDENCE_BYTES, EvidenceDocument
 from veil.attestation.quote import parse_quote_text
 from veil.attestation.simulated import is_simulated_quote
@@ -57,13 +57,10 @@ def sniff(data: bytes) -> AttestInput:
         return AttestInput(InputKind.QUOTE, data)
     stripped = data.lstrip()
     if stripped.startswith(b"{"):
-        try:
-            document = json.loads(data)
-        except ValueError as e:
-            raise FormatError(f"input looks like JSON but does not parse: {e}") from e
-        if isinstance(document, dict) and document.get("format") == "veil-evidence":
+        document = load_json_object(data, max_bytes=MAX_EVIDENCE_BYTES, what="JSON input")
+        if document.get("format") == "veil-evidence":
             return AttestInput(InputKind.EVIDENCE, data, EvidenceDocument.from_json(data))
-        certificate = document.get("ratls_certificate") if isinstance(document, dict) else None
+        certificate = document.get("ratls_certificate")
         if isinstance(certificate, str):
             # A foreign evidence file (e.g. Cosmian's): verify the RA-TLS certificate it carries.
             return AttestInput(InputKind.CERTIFICATE, certificate.encode("ascii", "replace"))

@@ -9,6 +9,7 @@ from typing import Final
 
 import httpx
 
+from veil._json import load_json_object
 from veil.errors import FormatError, ProvisioningError, ServiceError
 from veil.ratls.extension import MAX_NONCE_BYTES
 
@@ -95,13 +96,9 @@ class BootstrapClient:
     def _json(self, status: int, body: bytes, what: str) -> dict[str, object]:
         if status != 200:
             raise ServiceError(f"the node answered {status} to {what}: {_error_of(body)}")
-        try:
-            obj = json.loads(body)
-        except ValueError as e:
-            raise FormatError(f"the node's {what} answer is not JSON") from e
-        if not isinstance(obj, dict):
-            raise FormatError(f"the node's {what} answer is not a JSON object")
-        return obj
+        return load_json_object(
+            body, max_bytes=MAX_BOOTSTRAP_RESPONSE_BYTES, what=f"the node's {what} answer"
+        )
 
     def status(self) -> dict[str, object]:
         status, body = self._request("GET", "/_veil/status")

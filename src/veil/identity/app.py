@@ -19,7 +19,7 @@ import hashlib
 import json
 from typing import Final
 
-from veil._json import loads_strict
+from veil._json import load_json_object
 from veil.attestation.result import Tee
 from veil.crypto.digest import parse_tagged_sha256
 from veil.errors import ConfigError, FormatError
@@ -134,13 +134,10 @@ def render_app_identity_file(fingerprint: str, security_config_digest: bytes) ->
 def parse_app_identity_file(data: bytes) -> tuple[str, bytes]:
     """(fingerprint, security config digest) from an app-identity file; ``FormatError`` unless
     it is exactly the canonical rendering (one spelling per identity)."""
-    if len(data) > MAX_APP_IDENTITY_FILE_BYTES:
-        raise FormatError("app identity file is too large")
-    try:
-        document = loads_strict(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FormatError("app identity file is not JSON") from e
-    if not isinstance(document, dict) or document.get("format") != _APP_IDENTITY_FORMAT:
+    document = load_json_object(
+        data, max_bytes=MAX_APP_IDENTITY_FILE_BYTES, what="app identity file"
+    )
+    if document.get("format") != _APP_IDENTITY_FORMAT:
         raise FormatError(f"app identity file is not {_APP_IDENTITY_FORMAT}")
     fingerprint, config_hex = document.get("fingerprint"), document.get("security_config_digest")
     if not isinstance(fingerprint, str) or not isinstance(config_hex, str):

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from veil._io import read_bounded
-from veil._json import StrictJsonError, loads_strict
+from veil._json import load_json_object
 from veil.attestation.result import Tee
 from veil.errors import FormatError
 from veil.identity.measurement import Measurement
@@ -157,14 +157,12 @@ class ImageReference:
     @classmethod
     def from_json(cls, data: bytes) -> ImageReference:
         """Parse a reference-value document; raises only ``ImageReferenceError``."""
-        if len(data) > MAX_IMAGE_REFERENCE_BYTES:
-            raise ImageReferenceError(
-                f"image reference values are larger than {MAX_IMAGE_REFERENCE_BYTES} bytes"
-            )
-        try:
-            document = loads_strict(data)
-        except StrictJsonError as e:
-            raise ImageReferenceError(f"image reference values are not strict JSON: {e}") from e
+        document = load_json_object(
+            data,
+            max_bytes=MAX_IMAGE_REFERENCE_BYTES,
+            what="image reference values",
+            error=ImageReferenceError,
+        )
         top = _object(
             document,
             "document",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Final
 
 from veil._io import read_bounded
-from veil._json import loads_strict
+from veil._json import load_json_object
 from veil.crypto.digest import sha256_tagged
 from veil.crypto.keys import CodeKey
 from veil.errors import BindingError, ConfigError, FormatError
@@ -39,13 +39,8 @@ def read_app_secrets(path: Path) -> dict[str, str]:
     data = read_bounded(
         path, max_bytes=MAX_APP_SECRETS_FILE_BYTES, what="secrets file", private=True
     )
-    try:
-        document = loads_strict(data)
-    except (ValueError, RecursionError) as e:
-        raise FormatError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(document, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in document.items()
-    ):
+    document = load_json_object(data, max_bytes=MAX_APP_SECRETS_FILE_BYTES, what=str(path))
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in document.items()):
         raise FormatError(f'{path} must be a JSON object of strings: {{"NAME": "value", ...}}')
     return dict(document)
 

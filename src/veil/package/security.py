@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from veil._json import loads_strict
+from veil._json import load_json_object
 from veil.crypto.digest import parse_tagged_sha256
 from veil.errors import FormatError
 from veil.package.config import AppConfig, AppConfigError, Interface, TlsScenario
@@ -122,13 +122,13 @@ class SecurityConfig:
     @classmethod
     def from_json(cls, data: bytes) -> SecurityConfig:
         """Parse the canonical form; anything else (even reformatted JSON) is refused."""
-        if len(data) > MAX_SECURITY_CONFIG_BYTES:
-            raise SecurityConfigError(f"security config exceeds {MAX_SECURITY_CONFIG_BYTES} bytes")
-        try:
-            doc = loads_strict(data)
-        except (UnicodeDecodeError, ValueError) as e:
-            raise SecurityConfigError(f"security config is not JSON: {e}") from None
-        if not isinstance(doc, dict) or set(doc) != _KEYS:
+        doc = load_json_object(
+            data,
+            max_bytes=MAX_SECURITY_CONFIG_BYTES,
+            what="security config",
+            error=SecurityConfigError,
+        )
+        if set(doc) != _KEYS:
             raise SecurityConfigError(
                 "security config must be an object with keys " + ", ".join(sorted(_KEYS))
             )

@@ -18,7 +18,7 @@ from typing import Final, Protocol
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from veil._io import read_bounded
-from veil._json import loads_strict
+from veil._json import load_json_object
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256, sha256_tagged
 from veil.errors import ConfigError, FormatError, OperationError
 from veil.package.archive import RESERVED_DIR, ArchiveMember
@@ -81,13 +81,8 @@ class WheelLock:
 
     @classmethod
     def from_json(cls, data: bytes) -> WheelLock:
-        if len(data) > MAX_LOCK_BYTES:
-            raise FormatError(f"wheel lock exceeds {MAX_LOCK_BYTES} bytes")
-        try:
-            doc = loads_strict(data)
-        except ValueError as e:
-            raise FormatError(f"wheel lock is not JSON: {e}") from None
-        if not isinstance(doc, dict) or doc.get("version") != LOCK_VERSION:
+        doc = load_json_object(data, max_bytes=MAX_LOCK_BYTES, what="wheel lock")
+        if doc.get("version") != LOCK_VERSION:
             raise FormatError(f"wheel lock must be an object with version {LOCK_VERSION}")
         entries = doc.get("wheels")
         if set(doc) != {"version", "wheels"} or not isinstance(entries, list):

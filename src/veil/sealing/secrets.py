@@ -31,7 +31,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from veil._json import StrictJsonError, loads_strict
+from veil._json import load_json_object
 from veil.crypto.digest import parse_tagged_sha256
 from veil.crypto.keyfiles import decode_key_base64
 from veil.crypto.keys import CODE_KEY_SIZE, CodeKey
@@ -166,15 +166,8 @@ class SecretsPayload:
     @classmethod
     def from_bytes(cls, data: bytes) -> SecretsPayload:
         """Parse and validate a payload; ``FormatError`` naming the problem (never a value)."""
-        if len(data) > MAX_SECRETS_BYTES:
-            raise FormatError(f"secrets payload is larger than {MAX_SECRETS_BYTES} bytes")
-        try:
-            doc = loads_strict(data)
-        except StrictJsonError as e:
-            # The message names positions and keys only, never a value.
-            raise FormatError(f"secrets payload is not valid UTF-8 JSON: {e}") from None
-        if not isinstance(doc, dict):
-            raise FormatError("secrets payload must be a JSON object")
+        # Strict JSON errors name positions and keys only, never a value.
+        doc = load_json_object(data, max_bytes=MAX_SECRETS_BYTES, what="secrets payload")
         unknown = doc.keys() - _REQUIRED - _OPTIONAL
         if unknown:
             raise FormatError(f"secrets payload has unknown keys: {sorted(unknown)}")
