@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 venv="${VEIL_VENV:-.venv}"
-export PATH="$PWD/$venv/bin:$PATH"
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac  # VEIL_VENV may be absolute
+export PATH="$venv/bin:$PATH"
 echo "== ruff"
 ruff check .
 ruff format --check .
