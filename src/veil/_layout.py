@@ -95,6 +95,12 @@ class Layout:
     def field(self, name: str) -> Field:
         return self._by_name[name]
 
+    def pack(self, **values: int | bytes) -> bytes:
+        """Pack one record from the value of every field, by name."""
+        if values.keys() != self._by_name.keys():
+            raise ValueError(f"{self.name}: pack needs exactly the fields {list(self._by_name)}")
+        return self._struct.pack(*(values[name] for name in self._by_name))
+
     def unpack(self, data: bytes) -> Unpacked:
         """Unpack exactly ``size`` bytes; the caller has already checked the length."""
         if len(data) != self.size:

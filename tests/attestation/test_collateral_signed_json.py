@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from veil._layout import Layout
 from veil.attestation import _signed_json
 from veil.attestation._collateral_fields import (
     MAX_CRL_BYTES,
@@ -15,7 +16,6 @@ from veil.attestation._collateral_fields import (
     read_crl,
     read_issuer_chain,
 )
-from veil.attestation._layout import Layout
 from veil.attestation._reports import EnclaveReport, TdReport
 from veil.attestation._signed_json import SignedJsonError, extract_member_bytes
 from veil.attestation.collateral import MAX_COLLATERAL_BYTES, Collateral

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from veil.attestation._layout import Field, Layout
+from veil._layout import Field, Layout
 from veil.attestation._reports import (
     ENCLAVE_REPORT_LAYOUT,
     TD_REPORT_10_LAYOUT,

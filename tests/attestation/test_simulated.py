@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from veil.attestation.errors import QuoteFormatError, QuoteVerificationError
 from veil.attestation.result import Tee
 from veil.attestation.simulated import (
-    SIMULATED_QUOTE_FIELDS,
+    SIMULATED_QUOTE_LAYOUT,
     SIMULATED_QUOTE_MAGIC,
     SIMULATED_QUOTE_SIZE,
     SimulationRoot,
@@ -45,14 +45,8 @@ def _quote(
 
 
 def test_layout_table_is_contiguous_and_totals_the_size() -> None:
-    offset = 0
-    for _name, start, size, fmt in SIMULATED_QUOTE_FIELDS:
-        assert start == offset
-        assert struct.calcsize(fmt) == size
-        assert fmt.startswith("<")
-        offset += size
-    assert offset == SIMULATED_QUOTE_SIZE == 296
-    assert [row[0] for row in SIMULATED_QUOTE_FIELDS][6:9] == [
+    assert SIMULATED_QUOTE_LAYOUT.total == SIMULATED_QUOTE_SIZE == 296
+    assert [item.name for item in SIMULATED_QUOTE_LAYOUT.fields][6:9] == [
         "measurement",
         "image",
         "report_data",

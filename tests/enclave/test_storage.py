@@ -11,7 +11,7 @@ from veil.enclave.backends.simulated import SimulatedBackend
 from veil.enclave.storage import (
     APP_DATA_LABEL,
     MAX_SEALED_FILE_BYTES,
-    SEALED_FILE_FIELDS,
+    SEALED_FILE_HEADER,
     SEALED_FILE_HEADER_SIZE,
     SealedDirectory,
     StorageKey,
@@ -41,13 +41,13 @@ def backend(tmp_path: Path, fingerprint: str) -> SimulatedBackend:
     )
 
 
-def test_header_layout_matches_its_table() -> None:
-    assert sum(size for _, _, size, _ in SEALED_FILE_FIELDS) == SEALED_FILE_HEADER_SIZE
-    assert struct.calcsize("<" + "".join(f[1:] for *_, f in SEALED_FILE_FIELDS)) == 32
-    offset = 0
-    for _, field_offset, size, _ in SEALED_FILE_FIELDS:
-        assert field_offset == offset
-        offset += size
+def test_header_layout_matches_its_table(tmp_path: Path) -> None:
+    assert SEALED_FILE_HEADER.total == SEALED_FILE_HEADER_SIZE == 32
+    # Byte-for-byte what version 1 wrote, independently of the table.
+    write_sealed_file(tmp_path / "f", PLAINTEXT, key=key(), name="f")
+    blob = (tmp_path / "f").read_bytes()
+    magic, version, reserved, _salt, chunk_size = struct.unpack("<8sHH16sI", blob[:32])
+    assert (magic, version, reserved, chunk_size) == (b"VEILSDAT", 1, 0, 256 * 1024)
 
 
 def test_round_trip_and_no_plaintext_on_disk(tmp_path: Path) -> None:

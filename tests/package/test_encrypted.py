@@ -50,17 +50,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, key: CodeKey) -> tuple[Path,
     return first, second
 
 
-def _layout_total(fields: tuple[tuple[str, int, str], ...]) -> int:
-    offset = 0
-    for _, start, fmt in fields:
-        assert start == offset
-        offset += struct.calcsize(fmt)
-    return offset
-
-
 def test_layout_tables_match_declared_sizes() -> None:
-    assert _layout_total(HEADER_FIXED_FIELDS) == HEADER_FIXED_SIZE == 50
-    assert _layout_total(TRAILER_FIELDS) == TRAILER_SIZE == 40
+    assert HEADER_FIXED_FIELDS.total == HEADER_FIXED_SIZE == 50
+    assert TRAILER_FIELDS.total == TRAILER_SIZE == 40
 
 
 def test_round_trip_and_header_without_key(

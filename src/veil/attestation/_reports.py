@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from veil.attestation._layout import Layout
+from veil._layout import Layout
 from veil.attestation.errors import QuoteFormatError
 
 __all__ = [

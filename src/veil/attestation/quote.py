@@ -7,7 +7,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from veil.attestation._layout import Layout
+from veil._layout import Layout
 from veil.attestation._reports import (
     ENCLAVE_REPORT_LAYOUT,
     TD_REPORT_10_LAYOUT,

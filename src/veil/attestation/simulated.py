@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from veil.attestation._layout import Layout
+from veil._layout import Layout
 from veil.attestation.errors import QuoteFormatError, QuoteVerificationError
 from veil.attestation.result import TcbStatus, Tee, VerifiedQuote
 from veil.errors import FormatError
@@ -27,7 +27,6 @@ __all__ = [
     "MAX_ISSUED_IN_FUTURE",
     "MEASUREMENT_SIZE",
     "PLATFORM_ID_SIZE",
-    "SIMULATED_QUOTE_FIELDS",
     "SIMULATED_QUOTE_LAYOUT",
     "SIMULATED_QUOTE_MAGIC",
     "SIMULATED_QUOTE_SIZE",
@@ -85,13 +84,7 @@ SIMULATED_QUOTE_LAYOUT: Final = Layout.of(
         ("signature", 232, "<64s"),
     ),
 )
-#: The same table as (name, offset, size, struct format) rows.
-SIMULATED_QUOTE_FIELDS: Final[tuple[tuple[str, int, int, str], ...]] = tuple(
-    (item.name, item.offset, item.size, item.fmt) for item in SIMULATED_QUOTE_LAYOUT.fields
-)
 _SIGNED_SIZE: Final = SIMULATED_QUOTE_LAYOUT.field("signature").offset
-#: The whole table as one struct, to issue a quote in one call (fields in table order).
-_STRUCT: Final = struct.Struct("<" + "".join(fmt[1:] for *_, fmt in SIMULATED_QUOTE_FIELDS))
 #: Version 1 had no image register; its quotes are refused (simulated evidence is fresh from a
 #: running node, never archived, so restarting the node is the whole migration).
 _VERSION_WITHOUT_IMAGE: Final = 1
@@ -216,18 +209,18 @@ def issue_simulated_quote(
         issued_at = int(now.timestamp())
         if issued_at <= 0:
             raise ValueError("now must be after 1970-01-01")
-    signed = _STRUCT.pack(
-        SIMULATED_QUOTE_MAGIC,
-        SIMULATED_QUOTE_VERSION,
-        _FLAG_DEBUG if debug else 0,
-        0,
-        issued_at,
-        platform_id,
-        measurement,
-        image,
-        report_data,
-        root.key_id(),
-        bytes(_SIGNATURE_SIZE),
+    signed = SIMULATED_QUOTE_LAYOUT.pack(
+        magic=SIMULATED_QUOTE_MAGIC,
+        version=SIMULATED_QUOTE_VERSION,
+        flags=_FLAG_DEBUG if debug else 0,
+        reserved=0,
+        issued_at=issued_at,
+        platform_id=platform_id,
+        measurement=measurement,
+        image=image,
+        report_data=report_data,
+        root_key_id=root.key_id(),
+        signature=bytes(_SIGNATURE_SIZE),
     )[:_SIGNED_SIZE]
     return signed + root.sign(signed)
 

@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from veil.attestation._layout import Layout
+from veil._layout import Layout
 from veil.attestation.errors import QuoteFormatError
 
 __all__ = [

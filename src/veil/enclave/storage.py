@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from veil._io import fsync_directory, read_bounded, write_atomic
+from veil._layout import Layout
 from veil.crypto.digest import parse_tagged_sha256
 from veil.crypto.kdf import derive_stream_key
 from veil.crypto.stream import DEFAULT_CHUNK_SIZE, decrypt_stream, encrypt_stream
@@ -41,17 +42,20 @@ SECRETS_LABEL: Final = "veil/secrets/v1"
 
 SEALED_FILE_MAGIC: Final = b"VEILSDAT"
 SEALED_FILE_VERSION: Final = 1
-#: Header layout (name, offset, size, struct format); all little-endian. The whole header is
-#: authenticated as part of the AAD, so the version and chunk size cannot be changed.
-SEALED_FILE_FIELDS: Final[tuple[tuple[str, int, int, str], ...]] = (
-    ("magic", 0, 8, "<8s"),
-    ("version", 8, 2, "<H"),
-    ("reserved", 10, 2, "<H"),
-    ("salt", 12, 16, "<16s"),
-    ("chunk_size", 28, 4, "<I"),
-)
 SEALED_FILE_HEADER_SIZE: Final = 32
-_HEADER: Final = struct.Struct("<8sHH16sI")
+#: The header is authenticated as part of the AAD, so the version and chunk size cannot be
+#: changed.
+SEALED_FILE_HEADER: Final = Layout.of(
+    "sealed file header",
+    SEALED_FILE_HEADER_SIZE,
+    (
+        ("magic", 0, "<8s"),
+        ("version", 8, "<H"),
+        ("reserved", 10, "<H"),
+        ("salt", 12, "<16s"),
+        ("chunk_size", 28, "<I"),
+    ),
+)
 _SALT_SIZE: Final = 16
 #: Largest plaintext a sealed file may hold, in bytes: files are read whole into enclave
 #: memory (which is scarce under SGX), so larger data belongs in several files.
@@ -126,7 +130,13 @@ def _seal(key: StorageKey, file_id: str, name: str, data: bytes) -> bytes:
     if len(data) > MAX_SEALED_FILE_BYTES:
         raise ValueError(f"a sealed file holds at most {MAX_SEALED_FILE_BYTES} bytes")
     salt = secrets.token_bytes(_SALT_SIZE)
-    header = _HEADER.pack(SEALED_FILE_MAGIC, SEALED_FILE_VERSION, 0, salt, DEFAULT_CHUNK_SIZE)
+    header = SEALED_FILE_HEADER.pack(
+        magic=SEALED_FILE_MAGIC,
+        version=SEALED_FILE_VERSION,
+        reserved=0,
+        salt=salt,
+        chunk_size=DEFAULT_CHUNK_SIZE,
+    )
     encoded = _check_name(name)
     plaintext = struct.pack("<H", len(encoded)) + encoded + data
     file_key = derive_stream_key(key._data_key, salt=salt, info=_FILE_INFO + file_id.encode())
@@ -147,9 +157,14 @@ def _open(key: StorageKey, file_id: str, blob: bytes) -> tuple[str, bytes]:
     if len(blob) < SEALED_FILE_HEADER_SIZE:
         raise DecryptionError
     header = blob[:SEALED_FILE_HEADER_SIZE]
-    magic, version, reserved, salt, chunk_size = _HEADER.unpack(header)
-    if magic != SEALED_FILE_MAGIC or version != SEALED_FILE_VERSION or reserved != 0:
+    fields = SEALED_FILE_HEADER.unpack(header)
+    if (
+        fields.bytes_("magic") != SEALED_FILE_MAGIC
+        or fields.int_("version") != SEALED_FILE_VERSION
+        or fields.int_("reserved") != 0
+    ):
         raise DecryptionError
+    salt, chunk_size = fields.bytes_("salt"), fields.int_("chunk_size")
     file_key = derive_stream_key(key._data_key, salt=salt, info=_FILE_INFO + file_id.encode())
     out = io.BytesIO()
     try:

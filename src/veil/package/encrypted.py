@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final, cast
 
+from veil._layout import Layout
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256, sha256_tagged
 from veil.crypto.keys import CodeKey
 from veil.crypto.stream import (
@@ -72,24 +73,30 @@ MAX_APP_NAME_BYTES: Final = 63
 #: Longest key id, in bytes.
 MAX_KEY_ID_BYTES: Final = 64
 
-#: Fixed part of the header: (field, offset, struct format); little-endian.
-HEADER_FIXED_FIELDS: Final = (
-    ("magic", 0, "8s"),
-    ("format_version", 8, "<H"),
-    ("header_size", 10, "<I"),
-    ("chunk_size", 14, "<I"),
-    ("salt", 18, f"{SALT_SIZE}s"),
-)
 HEADER_FIXED_SIZE: Final = 50
+#: Fixed part of the header.
+HEADER_FIXED_FIELDS: Final = Layout.of(
+    "package header",
+    HEADER_FIXED_SIZE,
+    (
+        ("magic", 0, "<8s"),
+        ("format_version", 8, "<H"),
+        ("header_size", 10, "<I"),
+        ("chunk_size", 14, "<I"),
+        ("salt", 18, f"<{SALT_SIZE}s"),
+    ),
+)
 #: Variable part, in this order: (field, length prefix format, maximum length in bytes).
 HEADER_VARIABLE_FIELDS: Final = (
     ("app_name", "<H", MAX_APP_NAME_BYTES),
     ("key_id", "<H", MAX_KEY_ID_BYTES),
     ("security_config", "<I", MAX_SECURITY_CONFIG_BYTES),
 )
-#: The trailer, at the very end of the file: (field, offset, struct format).
-TRAILER_FIELDS: Final = (("magic", 0, "8s"), ("fingerprint", 8, "32s"))
 TRAILER_SIZE: Final = 40
+#: The trailer, at the very end of the file.
+TRAILER_FIELDS: Final = Layout.of(
+    "package trailer", TRAILER_SIZE, (("magic", 0, "<8s"), ("fingerprint", 8, "<32s"))
+)
 
 _KEY_ID_RE: Final = re.compile(rb"[A-Za-z0-9_-]{1,64}")
 _COPY_SIZE: Final = 1 << 20
@@ -124,9 +131,10 @@ class PackageHeader:
         """Parse the header (first bytes of the file) and the trailer (last 40 bytes)."""
         if len(header) < HEADER_FIXED_SIZE:
             raise PackageFormatError("file too short for a veil package header")
-        magic, version, header_size, chunk_size, salt = (
-            struct.unpack_from(fmt, header, offset)[0] for _, offset, fmt in HEADER_FIXED_FIELDS
-        )
+        fixed = HEADER_FIXED_FIELDS.unpack(header[:HEADER_FIXED_SIZE])
+        magic, version = fixed.bytes_("magic"), fixed.int_("format_version")
+        header_size, chunk_size = fixed.int_("header_size"), fixed.int_("chunk_size")
+        salt = fixed.bytes_("salt")
         if magic != MAGIC:
             raise PackageFormatError("not a veil package (bad magic)")
         if version != FORMAT_VERSION:
@@ -193,11 +201,12 @@ def encode_header(
             raise ValueError(f"header field longer than {limit} bytes")
         variable += struct.pack(prefix, len(value)) + value
     size = HEADER_FIXED_SIZE + len(variable)
-    fixed = b"".join(
-        struct.pack(fmt, value)
-        for (_, _, fmt), value in zip(
-            HEADER_FIXED_FIELDS, (MAGIC, FORMAT_VERSION, size, chunk_size, salt), strict=True
-        )
+    fixed = HEADER_FIXED_FIELDS.pack(
+        magic=MAGIC,
+        format_version=FORMAT_VERSION,
+        header_size=size,
+        chunk_size=chunk_size,
+        salt=salt,
     )
     return fixed + variable
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from veil._layout import Layout
 from veil.crypto.hpke import (
     SealingPrivateKey,
     SealingPublicKey,
@@ -54,16 +55,19 @@ ENVELOPE_VERSION: Final = 1
 #: Domain-separation label at the start of HPKE ``info``.
 INFO_LABEL: Final = b"veil/sealed-envelope/v1"
 
-#: (name, offset, size, struct format) of each header field.
-ENVELOPE_HEADER: Final = (
-    ("magic", 0, 8, "<8s"),
-    ("version", 8, 2, "<H"),
-    ("suite", 10, 2, "<H"),
-    ("enc_length", 12, 4, "<I"),
-    ("ciphertext_size", 16, 4, "<I"),
-)
 HEADER_SIZE: Final = 20
-_HEADER: Final = struct.Struct("<8sHHII")
+#: The envelope header (``docs/formats.md``, "Sealed envelope").
+ENVELOPE_HEADER: Final = Layout.of(
+    "sealed envelope header",
+    HEADER_SIZE,
+    (
+        ("magic", 0, "<8s"),
+        ("version", 8, "<H"),
+        ("suite", 10, "<H"),
+        ("enc_length", 12, "<I"),
+        ("ciphertext_size", 16, "<I"),
+    ),
+)
 
 SUITE_IDS: Final[dict[SealingSuite, int]] = {
     SealingSuite.MLKEM768_X25519: 1,
@@ -97,12 +101,12 @@ def seal(plaintext: bytes, *, recipient: SealingPublicKey, binding: bytes) -> by
     info = _info(binding)
     suite = recipient.suite
     enc_length = enc_size(suite)
-    header = _HEADER.pack(
-        ENVELOPE_MAGIC,
-        ENVELOPE_VERSION,
-        SUITE_IDS[suite],
-        enc_length,
-        len(plaintext) + _AEAD_TAG_SIZE,
+    header = ENVELOPE_HEADER.pack(
+        magic=ENVELOPE_MAGIC,
+        version=ENVELOPE_VERSION,
+        suite=SUITE_IDS[suite],
+        enc_length=enc_length,
+        ciphertext_size=len(plaintext) + _AEAD_TAG_SIZE,
     )
     enc, ciphertext = hpke_seal(recipient, plaintext, info=info, aad=header)
     if len(enc) != enc_length or len(ciphertext) != len(plaintext) + _AEAD_TAG_SIZE:
@@ -123,7 +127,9 @@ def unseal(envelope: bytes, *, recipient: SealingPrivateKey, binding: bytes) -> 
     if len(envelope) < HEADER_SIZE:
         raise DecryptionError
     header = bytes(envelope[:HEADER_SIZE])
-    _, version, suite_id, enc_length, ciphertext_size = _HEADER.unpack(header)
+    fields = ENVELOPE_HEADER.unpack(header)
+    version, suite_id = fields.int_("version"), fields.int_("suite")
+    enc_length, ciphertext_size = fields.int_("enc_length"), fields.int_("ciphertext_size")
     if version != ENVELOPE_VERSION:
         raise FormatError(f"unsupported sealed envelope version {version}")
     if len(binding) > MAX_BINDING_BYTES:
