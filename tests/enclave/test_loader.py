@@ -29,7 +29,7 @@ from veil.enclave.runtime_dir import (
     runtime_base,
     runtime_dir_prefix,
 )
-from veil.package.vendor import LOCK_PATH, WHEELS_DIR, LockedWheel, WheelLock
+from veil.package.lock import LOCK_PATH, WHEELS_DIR, LockedWheel, WheelLock
 
 
 @pytest.fixture(autouse=True)

@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 from veil.crypto.keys import CodeKey
 from veil.errors import ConfigError, FormatError
 from veil.package.encrypted import decrypt_package, read_package_header, write_package
-from veil.package.source import AppSource, prepared_source
-from veil.package.vendor import (
+from veil.package.lock import (
     LOCK_PATH,
     WHEELS_DIR,
     LockedWheel,
-    VendorError,
     WheelLock,
     install_requirements,
     verify_vendored,
 )
+from veil.package.source import AppSource, prepared_source
+from veil.package.vendor import VendorError
 
 from ._helpers import MINIMAL_TOML, build_wheel, make_app
 

@@ -18,14 +18,9 @@ from veil.package import vendor
 from veil.package._pins import is_pinned_wheel, parse_pins
 from veil.package.config import DependencyConfig
 from veil.package.fingerprint import fingerprint_source
+from veil.package.lock import LockedWheel, WheelLock
 from veil.package.source import prepared_source
-from veil.package.vendor import (
-    LockedWheel,
-    ResolutionRequest,
-    VendorError,
-    WheelLock,
-    vendor_dependencies,
-)
+from veil.package.vendor import ResolutionRequest, VendorError, vendor_dependencies
 from veil.package.wheel_cache import WheelCache, default_cache_root, resolution_key
 
 from ._helpers import MINIMAL_TOML, build_wheel, make_app

@@ -14,7 +14,7 @@ from typing import Final
 from veil._io import read_bounded
 from veil.crypto.digest import parse_tagged_sha256
 from veil.errors import FormatError
-from veil.package.vendor import LOCK_PATH, MAX_LOCK_BYTES, WHEELS_DIR, WheelLock
+from veil.package.lock import LOCK_PATH, MAX_LOCK_BYTES, WHEELS_DIR, WheelLock
 
 __all__ = ["WheelInstallError", "install_vendored_wheels"]
 

@@ -31,8 +31,8 @@ from veil.errors import DecryptionError, FormatError, OperationError
 from veil.package.archive import HashingReader
 from veil.package.extract import ArchiveExtractor, staging_directory
 from veil.package.fingerprint import compute_fingerprint, is_same_fingerprint
+from veil.package.lock import LOCK_PATH, verify_vendored
 from veil.package.security import MAX_SECURITY_CONFIG_BYTES, SecurityConfig
-from veil.package.vendor import LOCK_PATH, verify_vendored
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer

@@ -29,8 +29,9 @@ from veil._io import read_bounded, write_atomic
 from veil.crypto.digest import parse_tagged_sha256
 from veil.errors import FormatError, OperationError
 from veil.package._pins import Pin, is_pinned_wheel, parse_pins
+from veil.package.lock import MAX_LOCK_BYTES, LockedWheel, WheelLock
 from veil.package.security import canonical_json
-from veil.package.vendor import MAX_LOCK_BYTES, LockedWheel, ResolutionRequest, WheelLock
+from veil.package.vendor import ResolutionRequest
 
 __all__ = ["CACHE_FORMAT_VERSION", "WheelCache", "default_cache_root", "resolution_key"]
 
