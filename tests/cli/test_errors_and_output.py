@@ -200,13 +200,13 @@ def _fail_with(code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> in
     if code == 0:
         return main(["list"])
     if code == 1:
-        from veil.cli import _localtest_impl
+        from veil.cli.dev import _localtest
         from veil.dev.localtest import LocalTestResult
 
         def failing(*args: object, **kwargs: object) -> LocalTestResult:
             return LocalTestResult(exit_status=5, url="http://127.0.0.1:1", output=None)
 
-        monkeypatch.setattr(_localtest_impl, "run_localtest", failing)
+        monkeypatch.setattr(_localtest, "run_localtest", failing)
         return main(["localtest", str(tmp_path)])
     if code == 2:
         bogus = tmp_path / "bogus.veil"

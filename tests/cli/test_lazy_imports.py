@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from veil.cli import keygen, localtest, scaffold
+from veil.cli import dev, keygen
+from veil.cli._lazy import LazyHandler
 from veil.cli._measure_impl import _TEES
 from veil.cli.main import build_parser, main
 from veil.cli.measure import TEE_NAMES
@@ -72,9 +73,9 @@ def test_the_enclave_node_loads_no_verifier_or_packager() -> None:
 def test_parser_constants_match_their_sources() -> None:
     assert tuple(s.value for s in SealingSuite) == keygen.SEALING_SUITE_NAMES
     assert DEFAULT_SEALING_SUITE.value == keygen.DEFAULT_SEALING_SUITE_NAME
-    assert scaffold.FRAMEWORK_NAMES == FRAMEWORKS
-    assert localtest.APP_URL_ENV == APP_URL_ENV
-    assert localtest.DEFAULT_STARTUP_TIMEOUT == DEFAULT_STARTUP_TIMEOUT
+    assert dev.FRAMEWORK_NAMES == FRAMEWORKS
+    assert dev.APP_URL_ENV == APP_URL_ENV
+    assert dev.DEFAULT_STARTUP_TIMEOUT == DEFAULT_STARTUP_TIMEOUT
     assert tuple(sorted(_TEES)) == TEE_NAMES
 
 
@@ -99,11 +100,14 @@ def _handlers() -> list[tuple[str, object]]:
 def test_every_lazy_handler_resolves(command: str) -> None:
     """Each command's handler module and function exist (found when the command runs)."""
     func = dict(_handlers())[command]
-    closure = getattr(func, "__closure__", None) or ()
-    cells = [c.cell_contents for c in closure]
-    module, name = (c for c in cells if isinstance(c, str))
-    handler_module = __import__(f"veil.cli.{module}", fromlist=[name])
-    assert callable(getattr(handler_module, name))
+    assert isinstance(func, LazyHandler)
+    assert callable(func.resolve())
+
+
+def test_every_handler_is_lazy_and_named_after_its_role() -> None:
+    """One loader for every command; each handler module lives in its role's package."""
+    for command, func in _handlers():
+        assert isinstance(func, LazyHandler), command
 
 
 def test_errors_still_render_one_line(capsys: pytest.CaptureFixture[str]) -> None:

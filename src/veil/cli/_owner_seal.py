@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from veil.cli.operator import lazy_handler
+from veil.cli._lazy import lazy_handler
 from veil.cli.owner import add_image_option, add_nonce_option, add_simulation_options
 
 __all__ = ["add_evidence_options", "handle_seal_evidence"]

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from veil.attestation.result import TcbStatus
-from veil.cli.operator import lazy_handler
+from veil.cli._lazy import lazy_handler
 
 __all__ = ["register"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from veil.cli.operator import lazy_handler
+from veil.cli._lazy import lazy_handler
 from veil.cli.package import add_vendoring_options
 
 __all__ = ["register"]

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Final
 
-from veil.cli.operator import lazy_handler
+from veil.cli._lazy import lazy_handler
 
 __all__ = [
     "DEFAULT_CODE_KEY_PATH",

@@ -15,19 +15,19 @@ from veil.errors import ConfigError, VeilError
 
 __all__ = ["USAGE_EXIT_CODE", "VeilArgumentParser", "build_parser", "main"]
 
-#: Modules under ``veil.cli`` that each define ``register(subparsers)``. A command module adds
-#: its subcommand(s) and sets ``func`` (``(argparse.Namespace) -> int``) as the parser default.
-COMMAND_MODULES: tuple[str, ...] = (
-    "measure",
-    "package",
-    "fingerprint",
-    "scaffold",
-    "localtest",
-    "keygen",
-    "seal",
-    "attest",
-    "operator",
-    "owner",
+#: Where each group of subcommands is registered: ``veil.cli.<module>.<function>(subparsers)``
+#: adds them and sets ``func`` (``(argparse.Namespace) -> int``, a ``LazyHandler``) on each.
+#: Grouped by role; the order is the one ``veil --help`` lists them in.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("measure", "register"),
+    ("package", "register"),
+    ("fingerprint", "register"),
+    ("dev", "register"),
+    ("keygen", "register"),
+    ("seal", "register"),
+    ("attest", "register"),
+    ("operator", "register"),
+    ("owner", "register"),
 )
 
 #: Exit code of a command line argparse refuses. argparse's own is 2, which veil gives to
@@ -67,9 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"veil.cli.{name}")
-        module.register(subparsers)
+    for module, function in COMMANDS:
+        getattr(importlib.import_module(f"veil.cli.{module}"), function)(subparsers)
     for leaf in _leaf_parsers(parser):
         # Error messages name the flags of the command that runs (veil.cli._output.error_text).
         options = frozenset(s for a in leaf._actions for s in a.option_strings)

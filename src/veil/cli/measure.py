@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Final
 
-from veil.cli.operator import lazy_handler
+from veil.cli._lazy import lazy_handler
 from veil.enclave.backends.interface import BACKEND_NAMES
 
 __all__ = ["TEE_NAMES", "register"]

@@ -6,13 +6,12 @@ Only the parser lives here; the handlers (and their heavy imports) load when a c
 from __future__ import annotations
 
 import argparse
-import importlib
-from collections.abc import Callable
 
 from veil.cli._args import port_number
+from veil.cli._lazy import lazy_handler
 from veil.host.state import DEFAULT_SPAWN_TIMEOUT, DEFAULT_STOP_GRACE
 
-__all__ = ["BACKEND_HELP", "PROVISION_TIMEOUT", "UNTRUSTED_SSL_WARNING", "lazy_handler", "register"]
+__all__ = ["BACKEND_HELP", "PROVISION_TIMEOUT", "UNTRUSTED_SSL_WARNING", "register"]
 
 #: Said every time the operator scenario is chosen: users must not mistake it for privacy.
 UNTRUSTED_SSL_WARNING = (
@@ -26,18 +25,6 @@ UNTRUSTED_SSL_WARNING = (
 BACKEND_HELP = "TEE backend: simulated (default), gramine-sgx or configfs-tsm"
 #: How long `provision` waits for the app to load and serve, in seconds.
 PROVISION_TIMEOUT = 120.0
-
-
-def lazy_handler(module: str, name: str) -> Callable[[argparse.Namespace], int]:
-    """A handler that imports ``veil.cli.<module>`` only when the command runs."""
-
-    def handler(args: argparse.Namespace) -> int:
-        function: Callable[[argparse.Namespace], int] = getattr(
-            importlib.import_module(f"veil.cli.{module}"), name
-        )
-        return function(args)
-
-    return handler
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 
 from veil.cli._args import port_number
-from veil.cli.operator import BACKEND_HELP, lazy_handler
+from veil.cli._lazy import lazy_handler
+from veil.cli.operator import BACKEND_HELP
 from veil.cli.package import add_vendoring_options
 from veil.host.state import DEFAULT_SPAWN_TIMEOUT
 

@@ -9,8 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Final
 
+from veil.cli._lazy import lazy_handler
 from veil.cli._owner_seal import add_evidence_options
-from veil.cli.operator import lazy_handler
 
 __all__ = ["STDIO", "register"]
 

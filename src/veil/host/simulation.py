@@ -5,7 +5,11 @@ from __future__ import annotations
 from veil.enclave.backends.simulated import load_or_create_simulation_root
 from veil.host.homes import OperatorHome
 
-__all__ = ["simulated_backend_options", "simulation_root_public_key"]
+__all__ = [
+    "existing_simulation_root",
+    "simulated_backend_options",
+    "simulation_root_public_key",
+]
 
 
 def simulated_backend_options(home: OperatorHome) -> dict[str, str]:
@@ -22,3 +26,14 @@ def simulation_root_public_key(home: OperatorHome) -> bytes:
     trust anchor for ``allow_simulated_insecure`` checks. It proves nothing about secrecy.
     """
     return load_or_create_simulation_root(home.simulation_root).public_key_bytes()
+
+
+def existing_simulation_root(home: OperatorHome) -> bytes | None:
+    """The raw public key of ``home``'s simulation root if it exists, else ``None``.
+
+    Unlike :func:`simulation_root_public_key` it never creates one: a verifier that finds no
+    local root has no local anchor to pin, and creating one would pin a key nothing signed with.
+    """
+    if not home.simulation_root.is_file():
+        return None
+    return simulation_root_public_key(home)

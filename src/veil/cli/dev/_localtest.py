@@ -1,4 +1,4 @@
-"""The ``veil localtest`` handler (parser in :mod:`veil.cli.localtest`)."""
+"""The ``veil localtest`` handler (parser in :mod:`veil.cli.dev`)."""
 
 from __future__ import annotations
 

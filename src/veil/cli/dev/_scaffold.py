@@ -1,4 +1,4 @@
-"""The ``veil scaffold`` handler (parser in :mod:`veil.cli.scaffold`)."""
+"""The ``veil scaffold`` handler (parser in :mod:`veil.cli.dev`)."""
 
 from __future__ import annotations
 
