@@ -8,11 +8,10 @@ import sys
 
 import pytest
 
-from veil.cli import dev, keygen
+from veil.cli import dev, owner
 from veil.cli._lazy import LazyHandler
-from veil.cli._measure_impl import _TEES
 from veil.cli.main import build_parser, main
-from veil.cli.measure import TEE_NAMES
+from veil.cli.owner._measure import _TEES
 from veil.crypto.hpke import DEFAULT_SEALING_SUITE, SealingSuite
 from veil.dev.localtest import APP_URL_ENV, DEFAULT_STARTUP_TIMEOUT
 from veil.dev.scaffold import FRAMEWORKS
@@ -71,12 +70,12 @@ def test_the_enclave_node_loads_no_verifier_or_packager() -> None:
 
 
 def test_parser_constants_match_their_sources() -> None:
-    assert tuple(s.value for s in SealingSuite) == keygen.SEALING_SUITE_NAMES
-    assert DEFAULT_SEALING_SUITE.value == keygen.DEFAULT_SEALING_SUITE_NAME
+    assert tuple(s.value for s in SealingSuite) == owner.SEALING_SUITE_NAMES
+    assert DEFAULT_SEALING_SUITE.value == owner.DEFAULT_SEALING_SUITE_NAME
     assert dev.FRAMEWORK_NAMES == FRAMEWORKS
     assert dev.APP_URL_ENV == APP_URL_ENV
     assert dev.DEFAULT_STARTUP_TIMEOUT == DEFAULT_STARTUP_TIMEOUT
-    assert tuple(sorted(_TEES)) == TEE_NAMES
+    assert tuple(sorted(_TEES)) == owner.TEE_NAMES
 
 
 def _handlers() -> list[tuple[str, object]]:

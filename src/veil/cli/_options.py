@@ -17,6 +17,7 @@ __all__ = [
     "BACKEND_HELP",
     "MAX_PORT",
     "SIMULATION_ROOTS",
+    "UNTRUSTED_SSL_WARNING",
     "add_at_option",
     "add_backend_option",
     "add_image_option",
@@ -42,6 +43,13 @@ MAX_PORT: Final = 65535
 #: ``--backend`` help; the names are checked before a node is created (veil.host.node_spec),
 #: not here, so that building the parser does not load the backend registry.
 BACKEND_HELP: Final = "TEE backend: simulated (default), gramine-sgx or configfs-tsm"
+#: Said every time the operator scenario is chosen: users must not mistake it for privacy.
+UNTRUSTED_SSL_WARNING: Final = (
+    "--untrusted-ssl: the operator's own certificate terminates TLS, so the operator can read "
+    "and change all traffic between users and the app. The evidence still proves which code "
+    "runs, but the channel is NOT end to end, and users must accept it with "
+    "--allow-operator-tls. Use it only for tests with test data."
+)
 #: ``--simulation-root`` values: pin this machine's root when there is one, or trust the key
 #: the evidence carries.
 SIMULATION_ROOTS: Final = ("auto", "evidence")
@@ -66,7 +74,8 @@ def add_backend_option(parser: argparse._ActionsContainer) -> None:
 
 
 def operator_tls(args: argparse.Namespace) -> tuple[Path, Path] | None:
-    """``--untrusted-ssl-cert`` and ``--untrusted-ssl-key`` (both or neither)."""
+    """``--untrusted-ssl-cert`` and ``--untrusted-ssl-key`` (both or neither); the caller shows
+    ``UNTRUSTED_SSL_WARNING`` when they are given."""
     if not (args.untrusted_ssl_cert or args.untrusted_ssl_key):
         return None
     if not (args.untrusted_ssl_cert and args.untrusted_ssl_key):

@@ -19,15 +19,12 @@ __all__ = ["USAGE_EXIT_CODE", "VeilArgumentParser", "build_parser", "main"]
 #: adds them and sets ``func`` (``(argparse.Namespace) -> int``, a ``LazyHandler``) on each.
 #: Grouped by role; the order is the one ``veil --help`` lists them in.
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("measure", "register"),
-    ("package", "register"),
-    ("fingerprint", "register"),
+    ("owner", "register_build"),
     ("dev", "register"),
-    ("keygen", "register"),
-    ("seal", "register"),
+    ("owner", "register_keys"),
     ("attest", "register"),
     ("operator", "register"),
-    ("owner", "register"),
+    ("owner", "register_deploy"),
 )
 
 #: Exit code of a command line argparse refuses. argparse's own is 2, which veil gives to

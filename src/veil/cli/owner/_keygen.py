@@ -1,4 +1,4 @@
-"""The ``veil keygen`` handler (parser in :mod:`veil.cli.keygen`)."""
+"""The ``veil keygen`` handler (parser in :mod:`veil.cli.owner._key_parsers`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from pathlib import Path
 from rich.markup import escape
 
 from veil.cli._output import emit_json, out_console
-from veil.cli.keygen import DEFAULT_CODE_KEY_PATH, DEFAULT_SEALING_KEY_PATH, PUBLIC_KEY_SUFFIX
+from veil.cli.owner._key_parsers import (
+    DEFAULT_CODE_KEY_PATH,
+    DEFAULT_SEALING_KEY_PATH,
+    PUBLIC_KEY_SUFFIX,
+)
 from veil.crypto.digest import sha256_tagged
 from veil.crypto.hpke import DEFAULT_SEALING_SUITE, SealingPrivateKey, SealingSuite
 from veil.crypto.keys import CodeKey, write_code_key

@@ -1,6 +1,6 @@
-"""The ``veil deploy`` handler (parser in :mod:`veil.cli.owner`).
+"""The ``veil deploy`` handler (parser in :mod:`veil.cli.owner._deploy_parsers`).
 
-Apart from :mod:`veil.cli._owner_impl` so that ``veil deploy`` starts without the user-side
+Apart from :mod:`veil.cli.owner._verify` so that ``veil deploy`` starts without the user-side
 verification code: :func:`veil.owner.deploy.deploy` loads what it needs while the node boots.
 """
 
@@ -12,11 +12,8 @@ from pathlib import Path
 from rich.markup import escape
 
 from veil.cli import _nodes
+from veil.cli._options import UNTRUSTED_SSL_WARNING, image, operator_tls, wheel_store
 from veil.cli._output import emit_json, err_console, out_console, warn
-from veil.cli._vendoring import wheel_store
-from veil.cli.operator import UNTRUSTED_SSL_WARNING
-from veil.errors import ConfigError
-from veil.identity.reference import ImageReference, read_image_reference
 from veil.owner.deploy import DEPLOY_STEPS, SIMULATED_WARNING, DeployOptions, deploy
 
 __all__ = ["deploy_command"]
@@ -35,11 +32,8 @@ _STEP_LABELS = {
 def deploy_command(args: argparse.Namespace) -> int:
     if args.backend == "simulated" and args.allow_simulated_insecure:
         warn(SIMULATED_WARNING)
-    operator_tls = None
-    if args.untrusted_ssl_cert or args.untrusted_ssl_key:
-        if not (args.untrusted_ssl_cert and args.untrusted_ssl_key):
-            raise ConfigError("--untrusted-ssl-cert and --untrusted-ssl-key go together")
-        operator_tls = (Path(args.untrusted_ssl_cert), Path(args.untrusted_ssl_key))
+    operator_files = operator_tls(args)
+    if operator_files is not None:
         warn(UNTRUSTED_SSL_WARNING)
     options = DeployOptions(
         name=args.name,
@@ -50,12 +44,12 @@ def deploy_command(args: argparse.Namespace) -> int:
         allow_simulated_insecure=args.allow_simulated_insecure,
         app_secrets=_app_secrets(args),
         tls_key=Path(args.tls_key) if args.tls_key else None,
-        operator_tls=operator_tls,
+        operator_tls=operator_files,
         wheels_from=args.wheels_from,
         no_index=args.no_index,
         wheel_store=wheel_store(args),
         timeout=args.timeout,
-        image=_image(args),
+        image=image(args),
     )
     quiet = args.json or not err_console.is_terminal
     if quiet:
@@ -89,10 +83,6 @@ def deploy_command(args: argparse.Namespace) -> int:
     if not result.end_to_end:
         warn("the TLS channel is NOT end to end: the operator can read the traffic")
     return 0
-
-
-def _image(args: argparse.Namespace) -> ImageReference | None:
-    return read_image_reference(Path(args.image)) if args.image else None
 
 
 def _app_secrets(args: argparse.Namespace) -> dict[str, str]:

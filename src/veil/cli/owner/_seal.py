@@ -1,4 +1,4 @@
-"""The ``veil seal`` and ``veil unseal`` handlers (parsers in :mod:`veil.cli.seal`)."""
+"""The ``veil seal`` and ``veil unseal`` handlers (parsers: :mod:`veil.cli.owner._key_parsers`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from veil._io import read_bounded
+from veil.cli._lazy import lazy_handler
 from veil.cli._output import emit_json, err_console, out_console
-from veil.cli._owner_seal import handle_seal_evidence
-from veil.cli.seal import STDIO
+from veil.cli.owner._key_parsers import STDIO
 from veil.crypto.hpke import SealingPublicKey
 from veil.crypto.keyfiles import PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, write_key_file
 from veil.errors import ConfigError, DecryptionError, FormatError, OperationError
@@ -27,6 +27,9 @@ from veil.sealing.envelope import (
 from veil.sealing.keys import read_sealing_private_key, read_sealing_public_key
 
 __all__ = ["seal_command", "unseal_command"]
+
+#: ``--evidence``: verify, then seal to that enclave (loads the verifier only then).
+_SEAL_TO_EVIDENCE = lazy_handler("owner._seal_evidence", "seal_evidence_command")
 
 
 def _binding(args: argparse.Namespace) -> bytes:
@@ -90,7 +93,7 @@ def _report(args: argparse.Namespace, message: str, doc: dict[str, Any]) -> None
 
 def seal_command(args: argparse.Namespace) -> int:
     if args.evidence is not None:
-        return handle_seal_evidence(args)
+        return _SEAL_TO_EVIDENCE(args)
     _check_output(args)
     binding = _binding(args)
     recipient = _recipient(args)

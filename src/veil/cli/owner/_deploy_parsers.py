@@ -1,59 +1,26 @@
-"""Owner and user commands: ``veil deploy`` and ``veil verify`` (evidence file or live URL).
-
-Only the parser lives here; the handlers (and their heavy imports) load when a command runs.
-"""
+"""Parsers of ``veil deploy`` and ``veil verify`` (the owner's and the user's form)."""
 
 from __future__ import annotations
 
 import argparse
 
-from veil.cli._args import port_number
 from veil.cli._lazy import lazy_handler
-from veil.cli.operator import BACKEND_HELP
-from veil.cli.package import add_vendoring_options
+from veil.cli._options import (
+    add_at_option,
+    add_backend_option,
+    add_image_option,
+    add_json_option,
+    add_nonce_option,
+    add_simulation_options,
+    add_vendoring_options,
+    port_number,
+)
 from veil.host.state import DEFAULT_SPAWN_TIMEOUT
 
-__all__ = ["add_image_option", "add_nonce_option", "add_simulation_options", "register"]
+__all__ = ["register_deploy"]
 
 
-def add_image_option(parser: argparse._ActionsContainer) -> None:
-    parser.add_argument(
-        "--image",
-        metavar="FILE",
-        help=(
-            "the guest image's reference values (JSON, from its builder): required to verify "
-            "a TDX or SEV-SNP enclave"
-        ),
-    )
-
-
-def add_nonce_option(parser: argparse._ActionsContainer) -> None:
-    parser.add_argument(
-        "--nonce",
-        metavar="HEX",
-        help="owner: the nonce you gave the operator for `veil evidence --nonce`; the evidence "
-        "must answer it, signed by the attested key (proves it is fresh, not replayed)",
-    )
-
-
-def add_simulation_options(parser: argparse._ActionsContainer) -> None:
-    parser.add_argument(
-        "--allow-simulated-insecure",
-        action="store_true",
-        help="accept SIMULATED evidence (no TEE: proves nothing; test data only)",
-    )
-    parser.add_argument(
-        "--simulation-root",
-        metavar="auto|evidence",
-        default="auto",
-        help=(
-            "trust anchor for simulated evidence: 'auto' pins this machine's simulation root "
-            "when it exists, else takes the key the evidence carries; 'evidence' always does"
-        ),
-    )
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register_deploy(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "deploy",
         help="package, start, verify, seal and provision an app on this machine",
@@ -67,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--name", help="node name (default: the app name)")
     p.add_argument("--port", type=port_number, help="TCP port (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--backend", default="simulated", help=BACKEND_HELP)
+    add_backend_option(p)
     p.add_argument("--san", action="append", default=[], help="extra certificate name")
     p.add_argument("--secrets", metavar="SECRETS.json", help='app secrets {"NAME": "value"}')
     p.add_argument("--tls-key", metavar="KEY", help="owner-certificate scenario: the cert's key")
@@ -81,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="required for the simulated backend: no TEE, test data only",
     )
-    p.add_argument("--json", action="store_true", help="print url, name, fingerprint, certificate")
-    p.set_defaults(func=lazy_handler("_deploy_impl", "deploy_command"))
+    add_json_option(p, "print url, name, fingerprint, certificate")
+    p.set_defaults(func=lazy_handler("owner._deploy", "deploy_command"))
 
     p = subparsers.add_parser(
         "verify",
@@ -115,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_image_option(p)
     add_nonce_option(p)
-    p.add_argument("--at", metavar="TIME", help="verify as of this RFC 3339 time (default: now)")
+    add_at_option(p)
     p.add_argument("-o", "--output", metavar="PEM", help="save the verified certificate")
     p.add_argument(
         "--allow-operator-tls",
@@ -124,7 +91,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "operator can read and change the traffic; test data only)",
     )
     add_simulation_options(p)
-    p.add_argument(
-        "--json", action="store_true", help="print the verdict as JSON (a refusal too, on stdout)"
-    )
-    p.set_defaults(func=lazy_handler("_owner_impl", "verify_command"))
+    add_json_option(p, "print the verdict as JSON (a refusal too, on stdout)")
+    p.set_defaults(func=lazy_handler("owner._verify", "verify_command"))
