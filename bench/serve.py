@@ -16,14 +16,17 @@ bounded by the client. Loopback only; every measurement lasts ``--duration`` sec
 not check the certificate (the TLS cost is the same: full handshake, same key and chain).
 
 Targets met (keep-alive): veil req/s >= ``TARGET_RATIO`` x uvicorn, veil p99 <= ``TARGET_P99``
-x uvicorn.
+x uvicorn. Each target gets a short unmeasured warm-up first. Besides req/s and latency, each row
+gives the server process's CPU time per request (all its threads, from ``/proc``): on a shared
+machine req/s and p99 move with other processes' load, the CPU spent per request much less.
 
-    python -m bench.serve [--duration 4] [--rounds 2] [--concurrency 4] [--python-load]
+    python -m bench.serve [--duration 4] [--rounds 3] [--concurrency 4] [--python-load]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -67,6 +70,8 @@ class Target:
     name: str
     url: str
     cacert: Path
+    #: The serving process, whose CPU time is read around each measurement.
+    pid: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Result:
     rps: float
     p50: float
     p99: float
+    #: CPU seconds the server process spent per request (NaN where /proc is unavailable).
+    cpu_per_request: float = float("nan")
 
 
 def _free_port() -> int:
@@ -126,6 +133,15 @@ def _plain_uvicorn(cert: Path, key: Path) -> tuple[subprocess.Popen[bytes], int]
     )
     _wait_listening(port)
     return process, port
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of every thread of ``pid`` so far (NaN without /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def find_wrk() -> str | None:
@@ -225,7 +241,7 @@ def _load(target: Target, mode: str, duration: float, concurrency: int) -> Resul
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument(
         "--python-load", action="store_true", help="use bench._load even if wrk is available"
@@ -264,28 +280,31 @@ def main() -> int:
         script = scratch / "report.lua"
         script.write_text(_WRK_SCRIPT)
         targets = [
-            Target("uvicorn", f"https://127.0.0.1:{port}", cert.certificate),
-            Target("veil (operator TLS)", operator.url, cert.certificate),
-            Target("veil (zero trust)", zero.url, zero.certificate),
+            Target("uvicorn", f"https://127.0.0.1:{port}", cert.certificate, plain.pid),
+            Target("veil (operator TLS)", operator.url, cert.certificate, _pid(operator.node_dir)),
+            Target("veil (zero trust)", zero.url, zero.certificate, _pid(zero.node_dir)),
         ]
         try:
             results: dict[tuple[str, str], list[Result]] = {}
+
+            def measure(target: Target, mode: str, duration: float) -> Result:
+                if wrk is None:
+                    return _load(target, mode, duration, args.concurrency)
+                return _load_wrk(
+                    wrk, script, target, mode, duration=duration, concurrency=args.concurrency
+                )
+
+            for target in targets:  # first requests: connection pools, lazy imports
+                measure(target, "keepalive", 1.0)
             for mode in ("keepalive", "new-connection"):
                 for _ in range(args.rounds):
                     for target in targets:
-                        result = (
-                            _load_wrk(
-                                wrk,
-                                script,
-                                target,
-                                mode,
-                                duration=args.duration,
-                                concurrency=args.concurrency,
-                            )
-                            if wrk is not None
-                            else _load(target, mode, args.duration, args.concurrency)
+                        cpu_before = _cpu_seconds(target.pid)
+                        result = measure(target, mode, args.duration)
+                        cpu = (_cpu_seconds(target.pid) - cpu_before) / result.requests
+                        results.setdefault((mode, target.name), []).append(
+                            dataclasses.replace(result, cpu_per_request=cpu)
                         )
-                        results.setdefault((mode, target.name), []).append(result)
         finally:
             plain.terminate()
             plain.wait(timeout=10)
@@ -311,6 +330,7 @@ def main() -> int:
                     str(sum(r.errors for r in runs)),
                     f"{rps / base_rps:.2f}",
                     f"{p99 / base_p99:.2f}",
+                    f"{statistics.median(r.cpu_per_request for r in runs) * 1e6:.0f}",
                     "" if target.name == "uvicorn" or mode != "keepalive" else _yes(met),
                 )
             )
@@ -318,11 +338,17 @@ def main() -> int:
             f"GET {PATH}, {mode}, {args.concurrency} concurrent, {args.rounds}×{args.duration:g} s"
             " (medians over rounds)",
             ("server", "req/s", "p50 ms", "p99 ms", "errors", "req/s ×", "p99 ×",
-             f"met (≥ {TARGET_RATIO}, ≤ {TARGET_P99})"),
+             "CPU µs/req", f"met (≥ {TARGET_RATIO}, ≤ {TARGET_P99})"),
             rows,
         )  # fmt: skip
     print(f"\nload average {_loadavg()}")
     return 0
+
+
+def _pid(node_dir: Path | None) -> int:
+    if node_dir is None:
+        raise SystemExit("the deployed node has no local directory to read its pid from")
+    return int((node_dir / "node.pid").read_text())
 
 
 def _yes(met: bool) -> str:
