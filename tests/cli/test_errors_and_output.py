@@ -226,12 +226,12 @@ def _fail_with(code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> in
     if code == 6:
         return main(["keygen", "-o", str(tmp_path / "missing" / "dir" / "owner.key")])
     if code == 130:
-        from veil.cli import _operator_impl
+        from veil.cli.operator import _inspect
 
         def interrupted(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(_operator_impl, "list_", interrupted)
+        monkeypatch.setattr(_inspect, "list_", interrupted)
         return main(["list"])
     raise AssertionError(f"exit code {code} is documented but has no test")
 
