@@ -28,8 +28,8 @@ from veil.client.expect import ExpectedApp
 from veil.client.verify import NONCE_BYTES, verify_server
 from veil.crypto.keys import CodeKey
 from veil.errors import ConfigError, ServiceError
-from veil.host.homes import OperatorHome
 from veil.host.interface import NodeManager
+from veil.host.nodes import LocalNodeManager
 from veil.host.simulation import simulation_root_public_key
 from veil.owner.seal import OwnerTls, build_payload, seal_for_enclave
 from veil.owner.verify import OwnerVerifiedEnclave, verify_owner_evidence
@@ -89,7 +89,12 @@ def _owner_tls(
 
 
 def serving_channel(
-    url: str, enclave: OwnerVerifiedEnclave, header: PackageHeader, options: DeployOptions
+    url: str,
+    enclave: OwnerVerifiedEnclave,
+    header: PackageHeader,
+    options: DeployOptions,
+    *,
+    manager: NodeManager,
 ) -> tuple[str, bool, bytes]:
     """(scenario, end to end, served certificate DER) of the app now serving at ``url``.
 
@@ -109,7 +114,7 @@ def serving_channel(
             image=options.image,
         ),
         allow_simulated_insecure=options.allow_simulated_insecure,
-        simulation_root_public_key=_simulation_root(options),
+        simulation_root_public_key=_simulation_root(options, manager),
         # The owner asked for it with --untrusted-ssl-cert/--untrusted-ssl-key.
         allow_operator_tls=options.operator_tls is not None,
     )
@@ -149,15 +154,19 @@ def fetch_and_verify(
         header,
         now=datetime.now(UTC),
         allow_simulated_insecure=options.allow_simulated_insecure,
-        simulation_root_public_key=_simulation_root(options),
+        simulation_root_public_key=_simulation_root(options, manager),
         expected_nonce=nonce,
         image=options.image,
     )
 
 
-def _simulation_root(options: DeployOptions) -> bytes | None:
-    # Pin this machine's simulation root rather than the key the evidence carries: the node
-    # runs here, so its quotes must be signed by the local root.
-    if options.backend != "simulated":
+def _simulation_root(options: DeployOptions, manager: NodeManager) -> bytes | None:
+    """The simulation root to pin: the local manager's own, when it runs the node here.
+
+    A node this machine runs must be signed by this machine's root, not by the key its evidence
+    carries. A remote manager's simulated node is signed by a root only that host knows; there
+    the document's own key is used, which proves nothing, as simulated evidence never does.
+    """
+    if options.backend != "simulated" or not isinstance(manager, LocalNodeManager):
         return None
-    return simulation_root_public_key(OperatorHome.from_env())
+    return simulation_root_public_key(manager.home)

@@ -230,7 +230,9 @@ def deploy(
         manager.provision(name, envelope)
         manager.wait(name, ("serving",), timeout=_PROVISION_TIMEOUT)
         on_step("healthcheck")
-        scenario, end_to_end, served = steps.serving_channel(url, enclave, header, options)
+        scenario, end_to_end, served = steps.serving_channel(
+            url, enclave, header, options, manager=manager
+        )
         steps.healthcheck(url, served, header.security_config.healthcheck)
     except BaseException:
         # Stop the node but keep its directory: its log says what went wrong
