@@ -39,6 +39,7 @@ GRACEFUL_SHUTDOWN_SECONDS: Final = 3
 #: 64 KiB on Linux and the writer must not block before the reader starts.
 _MAX_PIPE_PEM_BYTES: Final = 60 * 1024
 _BOOTSTRAP_PATH: Final = "/_veil"
+_START_POLL_SECONDS: Final = 0.001
 
 
 def _new_server_context() -> ssl.SSLContext:
@@ -258,7 +259,9 @@ class NodeServer:
             if task.done():
                 task.result()
                 raise OperationError("the HTTPS server stopped before it started")
-            await asyncio.sleep(0.01)
+            # uvicorn offers no event for this; the node announces "waiting" only after it,
+            # and a deploy waits on that, so poll finely (startup takes a few ms).
+            await asyncio.sleep(_START_POLL_SECONDS)
 
     def stop(self) -> None:
         self._server.should_exit = True
