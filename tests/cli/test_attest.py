@@ -365,7 +365,7 @@ def test_sniffing(vectors_dir: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    from veil.cli._attest_input import InputKind, sniff
+    from veil.cli.attest._input import InputKind, sniff
     from veil.errors import FormatError
 
     raw = (vectors_dir / SGX_QUOTE).read_bytes()  # embeds a PEM chain: still a quote

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from veil.attestation.sources.cache import CachingCollateralSource
+from veil.attestation.sources.file import FileCollateralSource
 from veil.cli import _options
 from veil.errors import ConfigError, OperationError
 from veil.host.homes import OperatorHome
@@ -113,3 +115,25 @@ def test_operator_tls_needs_both_files() -> None:
     assert _options.operator_tls(args("c.pem", "k.pem")) == (Path("c.pem"), Path("k.pem"))
     with pytest.raises(ConfigError, match="go together"):
         _options.operator_tls(args("c.pem", None))
+
+
+def _collateral_args(**given: object) -> argparse.Namespace:
+    return argparse.Namespace(
+        **{"collateral": None, "pccs_url": None, "pccs_ca_file": None, "pcs": False, **given}
+    )
+
+
+def test_collateral_source_is_the_library_choice(tmp_path: Path) -> None:
+    assert _options.collateral_source(_collateral_args()) is None
+    chosen = _options.collateral_source(_collateral_args(collateral="c.json"))
+    assert isinstance(chosen, FileCollateralSource)
+    assert chosen.path == Path("c.json")
+    cached = _options.collateral_source(_collateral_args(pcs=True), cache_dir=tmp_path)
+    assert isinstance(cached, CachingCollateralSource)
+    # A command without --pcs or --collateral (`veil attest collateral fetch`) reads as absent.
+    assert _options.collateral_source(argparse.Namespace(pccs_url=None)) is None
+
+
+def test_pccs_ca_file_goes_with_pccs_url() -> None:
+    with pytest.raises(ConfigError, match="--pccs-ca-file goes with --pccs-url"):
+        _options.collateral_source(_collateral_args(pcs=True, pccs_ca_file="ca.pem"))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final
 from veil.errors import ConfigError
 
 if TYPE_CHECKING:
+    from veil.attestation.sources.interface import CollateralSource
     from veil.identity.reference import ImageReference
     from veil.package.vendor import WheelStore
 
@@ -26,6 +27,7 @@ __all__ = [
     "add_simulation_options",
     "add_vendoring_options",
     "at",
+    "collateral_source",
     "image",
     "nonce",
     "operator_tls",
@@ -118,6 +120,31 @@ def at(args: argparse.Namespace) -> datetime:
     """``--at``, or now: the CLI is the I/O shell, the one place that reads the clock."""
     text: str | None = args.at
     return datetime.now(UTC) if text is None else parse_at(text)
+
+
+# ----- --collateral, --pccs-url, --pccs-ca-file, --pcs ------------------------------------
+
+
+def collateral_source(
+    args: argparse.Namespace, *, cache_dir: Path | None = None
+) -> CollateralSource | None:
+    """The collateral source of ``--collateral FILE``, ``--pccs-url URL`` (``--pccs-ca-file``)
+    or ``--pcs``, those of them the command has; ``None`` when none is given. Each command
+    registers its own (their help differs); the choice is the library's one."""
+    collateral: str | Path | None = getattr(args, "collateral", None)
+    pccs_url: str | None = getattr(args, "pccs_url", None)
+    pccs_ca_file: str | None = getattr(args, "pccs_ca_file", None)
+    if pccs_ca_file is not None and pccs_url is None:
+        raise ConfigError("--pccs-ca-file goes with --pccs-url")
+    from veil.attestation.sources.choice import choose_collateral_source  # noqa: PLC0415
+
+    return choose_collateral_source(
+        file=Path(collateral) if collateral else None,
+        pccs_url=pccs_url,
+        pcs=bool(getattr(args, "pcs", False)),
+        pccs_ca_file=pccs_ca_file,
+        cache_dir=cache_dir,
+    )
 
 
 # ----- --image ------------------------------------------------------------------------------

@@ -12,10 +12,8 @@ import httpx
 from veil.attestation.evidence import EvidenceDocument
 from veil.attestation.quote import parse_quote
 from veil.attestation.result import Tee
-from veil.attestation.sources.cache import CachingCollateralSource
+from veil.attestation.sources.choice import choose_collateral_source
 from veil.attestation.sources.interface import CollateralSource
-from veil.attestation.sources.pccs import PccsSource
-from veil.attestation.sources.pcs import IntelPcsSource
 from veil.errors import ConfigError
 
 __all__ = [
@@ -34,23 +32,17 @@ def remote_collateral_source(
     cache_dir: Path,
     client: httpx.Client | None = None,
 ) -> CollateralSource:
-    """A PCCS (``pccs_url``) or Intel PCS v4 (``pcs``) behind a cache in ``cache_dir``.
-
-    Collateral is public and Intel-signed: the owner verifies it, so where it came from only
-    decides whether the owner can verify offline, never what the verdict is.
-    """
+    """A PCCS (``pccs_url``) or Intel PCS v4 (``pcs``), exactly one, behind a cache in
+    ``cache_dir``: :func:`~veil.attestation.sources.choice.choose_collateral_source` for a node
+    whose evidence must leave with its collateral."""
     if (pccs_url is None) == (not pcs):
         raise ConfigError("give exactly one collateral service: a PCCS URL or Intel PCS")
-    if pccs_url is not None:
-        try:
-            inner: CollateralSource = PccsSource(pccs_url, client=client, ca_file=pccs_ca_file)
-        except ValueError as e:
-            raise ConfigError(f"PCCS URL: {e}") from e
-    else:
-        if pccs_ca_file is not None:
-            raise ConfigError("a PCCS CA file is only meaningful with a PCCS URL")
-        inner = IntelPcsSource(client=client)
-    return CachingCollateralSource(inner, cache_dir)
+    source = choose_collateral_source(
+        pccs_url=pccs_url, pcs=pcs, pccs_ca_file=pccs_ca_file, cache_dir=cache_dir, client=client
+    )
+    if source is None:  # unreachable: one service was named just above
+        raise ConfigError("give exactly one collateral service: a PCCS URL or Intel PCS")
+    return source
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,13 +11,11 @@ from typing import Final
 
 from rich.markup import escape
 
-from veil.attestation.sources.file import FileCollateralSource
-from veil.attestation.sources.interface import CollateralSource
 from veil.cli import _nodes
+from veil.cli._options import collateral_source
 from veil.cli._options import nonce as given_nonce
 from veil.cli._output import emit_json, emit_json_line, err_console, out_console, warn
-from veil.errors import ConfigError, OperationError
-from veil.host.evidence import remote_collateral_source
+from veil.errors import OperationError
 from veil.host.interface import NodeStatus
 
 __all__ = ["evidence", "list_", "logs", "status"]
@@ -29,7 +27,8 @@ def evidence(args: argparse.Namespace) -> int:
         nonce = secrets.token_bytes(32)
     manager = _nodes.node_manager()
     manager.status(args.name)  # an unknown node is refused before any collateral is fetched
-    source = _collateral_source(args)
+    # PCCS / PCS answers are cached in the operator's home until a piece is due.
+    source = collateral_source(args, cache_dir=_nodes.operator_home().collateral_cache)
     collected = manager.evidence(args.name, nonce=nonce, collateral_source=source)
     if source is not None and not collected.needs_collateral:
         warn(f"node {args.name} is simulated: its evidence needs no collateral, none was added")
@@ -58,22 +57,6 @@ def evidence(args: argparse.Namespace) -> int:
         if collected.collateral_added:
             out_console.print("  with the collateral to verify it offline")
     return 0
-
-
-def _collateral_source(args: argparse.Namespace) -> CollateralSource | None:
-    """``--collateral FILE``, ``--pccs-url URL`` or ``--pcs`` (the last two cached)."""
-    if args.pccs_ca_file is not None and args.pccs_url is None:
-        raise ConfigError("--pccs-ca-file goes with --pccs-url")
-    if args.collateral:
-        return FileCollateralSource(Path(args.collateral))
-    if args.pccs_url or args.pcs:
-        return remote_collateral_source(
-            pccs_url=args.pccs_url,
-            pcs=args.pcs,
-            pccs_ca_file=args.pccs_ca_file,
-            cache_dir=_nodes.operator_home().collateral_cache,
-        )
-    return None
 
 
 #: ``veil list`` columns; the reason a node gives for its state comes last, unpadded.

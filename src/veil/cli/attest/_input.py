@@ -1,5 +1,4 @@
-"""Recognise what ``veil attest`` was given: a raw or hex quote, an RA-TLS certificate, or an
-evidence.json (veil's, or a foreign one that carries an RA-TLS certificate)."""
+"""What ``veil attest`` was given: a raw or hex quote, an RA-TLS certificate or an evidence.json."""
 
 from __future__ import annotations
 
@@ -52,7 +51,9 @@ def _is_binary_quote(data: bytes) -> bool:
 
 
 def sniff(data: bytes) -> AttestInput:
-    """Classify ``data``; raises ``FormatError`` when it is none of the supported inputs."""
+    """Classify ``data``: a quote (raw or hex), an RA-TLS certificate (PEM or DER), or an
+    evidence.json (veil's, or a foreign one that carries an RA-TLS certificate); raises
+    ``FormatError`` when it is none of them."""
     if _is_binary_quote(data):
         return AttestInput(InputKind.QUOTE, data)
     stripped = data.lstrip()

@@ -1,7 +1,4 @@
-"""``veil attest``: verify a quote, an RA-TLS certificate or an evidence.json; fetch collateral.
-
-Only the parsers live here; the handlers (and the verifier) load when a command runs.
-"""
+"""Attestation tools: ``veil attest verify`` and ``veil attest collateral fetch``."""
 
 from __future__ import annotations
 
@@ -10,6 +7,7 @@ from pathlib import Path
 
 from veil.attestation.result import TcbStatus
 from veil.cli._lazy import lazy_handler
+from veil.cli._options import add_at_option, add_json_option
 
 __all__ = ["register"]
 
@@ -32,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "file", type=Path, metavar="FILE", help="the quote, certificate or evidence.json to verify"
     )
     _add_collateral_options(verify)
-    verify.add_argument("--at", metavar="RFC3339", help="verify as of this instant (default: now)")
+    add_at_option(verify, "verify as of this instant (default: now)", metavar="RFC3339")
     verify.add_argument("--mrenclave", metavar="HEX", help="expected SGX MRENCLAVE")
     verify.add_argument("--mrsigner", metavar="HEX", help="expected SGX MRSIGNER")
     verify.add_argument("--isv-prod-id", type=int, metavar="N", help="expected SGX ISVPRODID")
@@ -68,8 +66,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="INSECURE: accept TDX TDs without SEPT_VE_DISABLE",
     )
-    verify.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    verify.set_defaults(func=lazy_handler("_attest_impl", "verify_command"))
+    add_json_option(verify, "print one JSON object on stdout")
+    verify.set_defaults(func=lazy_handler("attest._verify", "verify_command"))
 
     collateral = commands.add_parser("collateral", help="collateral bundles")
     collateral_commands = collateral.add_subparsers(dest="collateral_command", metavar="ACTION")
@@ -90,9 +88,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     fetch.add_argument("--pccs-url", metavar="URL", help="PCCS to fetch from (default Intel PCS)")
     fetch.add_argument("--pccs-ca-file", metavar="FILE", help="CA certificate of the PCCS's TLS")
-    fetch.add_argument("--at", metavar="RFC3339", help="record this instant as fetched_at")
-    fetch.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    fetch.set_defaults(func=lazy_handler("_attest_impl", "fetch_command"))
+    add_at_option(fetch, "record this instant as fetched_at", metavar="RFC3339")
+    add_json_option(fetch, "print one JSON object on stdout")
+    fetch.set_defaults(func=lazy_handler("attest._fetch", "fetch_command"))
 
 
 def _add_collateral_options(parser: argparse.ArgumentParser) -> None:

@@ -1,50 +1,33 @@
-"""The ``veil attest`` handlers (parsers in :mod:`veil.cli.attest`)."""
+"""The ``veil attest verify`` handler (parser in :mod:`veil.cli.attest`)."""
 
 from __future__ import annotations
 
 import argparse
 import binascii
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 from rich.markup import escape
 
-from veil.attestation.api import VerificationResult, parse_quote_info, verify_attestation
+from veil.attestation.api import VerificationResult, verify_attestation
 from veil.attestation.collateral import Collateral
-from veil.attestation.errors import QuoteFormatError
 from veil.attestation.policy import ExpectedIdentity, Policy, default_policy
 from veil.attestation.quote import parse_quote
 from veil.attestation.result import TcbStatus, Tee, VerifiedQuote
 from veil.attestation.simulated import is_simulated_quote
-from veil.attestation.sources.cache import earliest_next_update
-from veil.attestation.sources.file import read_collateral_file
-from veil.attestation.sources.interface import CollateralSource, query_for
-from veil.attestation.sources.pccs import PccsSource
-from veil.attestation.sources.pcs import IntelPcsSource
-from veil.cli._attest_input import AttestInput, InputKind, read_input
+from veil.attestation.sources.interface import CollateralSource
+from veil.cli._options import at, collateral_source
 from veil.cli._output import emit_json, error_text, out_console, warn
 from veil.cli._output import error as error_line
-from veil.errors import ConfigError, OperationError, VeilError
+from veil.cli.attest._input import AttestInput, InputKind, read_input
+from veil.errors import ConfigError, VeilError
 from veil.ratls.evidence import verify_evidence_document
 from veil.ratls.extract import read_ratls_evidence
 from veil.ratls.verify import verify_ratls_evidence
 
-__all__ = ["fetch_command", "verify_command"]
+__all__ = ["verify_command"]
 
 
 # ----- options ------------------------------------------------------------------------------
-
-
-def _parse_at(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)  # the CLI is the I/O shell: the only place reading the clock
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as e:
-        raise ConfigError(f"--at: not an RFC 3339 date-time: {value!r}") from e
-    if parsed.utcoffset() is None:
-        raise ConfigError("--at: give a time zone (e.g. 2025-06-27T04:53:20Z)")
-    return parsed
 
 
 def _hex(value: str | None, option: str, size: int) -> bytes | None:
@@ -103,27 +86,16 @@ def _policy(args: argparse.Namespace) -> Policy:
         raise ConfigError(str(e)) from e
 
 
-def _source(args: argparse.Namespace) -> CollateralSource | None:
-    if args.pccs_url:
-        try:
-            return PccsSource(args.pccs_url, ca_file=args.pccs_ca_file)
-        except ValueError as e:
-            raise ConfigError(f"--pccs-url: {e}") from e
-    if getattr(args, "pcs", False):
-        return IntelPcsSource()
-    return None
-
-
 def _collateral_for(
-    quote: bytes, args: argparse.Namespace, now: datetime, embedded: Collateral | None = None
+    quote: bytes,
+    source: CollateralSource | None,
+    now: datetime,
+    embedded: Collateral | None = None,
 ) -> Collateral | None:
-    """Collateral for a hardware quote: --collateral, else a PCCS / PCS, else what the evidence
-    embeds. Simulated quotes need none."""
+    """Collateral for a hardware quote: from the source the options name, else what the
+    evidence embeds. Simulated quotes need none."""
     if is_simulated_quote(quote):
         return None
-    if args.collateral is not None:
-        return read_collateral_file(args.collateral)
-    source = _source(args)
     if source is not None:
         return source.get_collateral(parse_quote(quote), now=now)
     return embedded
@@ -150,8 +122,8 @@ class _Progress:
 
 def _verify(
     source: AttestInput,
-    args: argparse.Namespace,
     *,
+    collateral: CollateralSource | None,
     progress: _Progress,
     now: datetime,
     root: bytes | None,
@@ -167,7 +139,7 @@ def _verify(
             document,
             policy=progress,
             now=now,
-            collateral=_collateral_for(document.quote, args, now, document.collateral),
+            collateral=_collateral_for(document.quote, collateral, now, document.collateral),
             simulation_root_public_key=root,
         )
         return checked.verified_quote
@@ -179,14 +151,14 @@ def _verify(
             evidence,
             policy=progress,
             now=now,
-            collateral=_collateral_for(evidence.quote, args, now),
+            collateral=_collateral_for(evidence.quote, collateral, now),
             simulation_root_public_key=root,
         )
         return certificate.verified_quote
     progress.quote = source.data
     verified = verify_attestation(
         source.data,
-        collateral=_collateral_for(source.data, args, now),
+        collateral=_collateral_for(source.data, collateral, now),
         simulation_root_public_key=root,
         now=now,
     )
@@ -195,12 +167,14 @@ def _verify(
 
 
 def verify_command(args: argparse.Namespace) -> int:
-    now = _parse_at(args.at)
+    now = at(args)
     progress = _Progress(_policy(args))
     root = _hex(args.simulation_root_key, "--simulation-root-key", 32)
+    collateral = collateral_source(args)
     error: VeilError | None = None
     try:
-        verified = _verify(read_input(args.file), args, progress=progress, now=now, root=root)
+        given = read_input(args.file)
+        verified = _verify(given, collateral=collateral, progress=progress, now=now, root=root)
         result = VerificationResult.success(verified, details=progress.details)
     except ConfigError:
         raise
@@ -233,50 +207,3 @@ def _render(result: VerificationResult, *, as_json: bool) -> None:
         out_console.print(f"advisory_ids: {', '.join(result.advisory_ids)}")
     for name, value in {**result.details, **result.measurements}.items():
         out_console.print(f"{name}: {escape(value)}", soft_wrap=True)
-
-
-# ----- collateral fetch ---------------------------------------------------------------------
-
-
-def _quote_of(path: Path) -> bytes:
-    source = read_input(path)
-    if source.kind is InputKind.EVIDENCE and source.evidence is not None:
-        return source.evidence.quote
-    if source.kind is InputKind.CERTIFICATE:
-        return read_ratls_evidence(source.data).quote
-    return source.data
-
-
-def fetch_command(args: argparse.Namespace) -> int:
-    now = _parse_at(args.at)
-    quote = _quote_of(args.quote)
-    if is_simulated_quote(quote):
-        raise QuoteFormatError("simulated quotes need no collateral")
-    parsed = parse_quote(quote)
-    query = query_for(parsed)
-    source = _source(args) or IntelPcsSource()
-    collateral = source.get_collateral(parsed, now=now)
-    try:
-        args.output.write_bytes(collateral.to_bundle_json())
-    except OSError as e:
-        raise OperationError(f"cannot write {args.output}: {e.strerror or e}") from e
-    due = earliest_next_update(collateral)
-    if args.json:
-        emit_json(
-            {
-                "output": str(args.output),
-                "tee": query.tee.value,
-                "fmspc": query.fmspc,
-                "ca": query.ca.value,
-                "fetched_from": collateral.fetched_from,
-                "next_update": due.isoformat(),
-                "digest": collateral.digest().hex(),
-            }
-        )
-    else:
-        info = parse_quote_info(quote)
-        out_console.print(
-            f"wrote {escape(str(args.output))}: {info.tee.value} FMSPC {query.fmspc} "
-            f"({query.ca.value} CA), valid until {due.isoformat()}"
-        )
-    return 0
