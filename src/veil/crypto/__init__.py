@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
+
+from veil import _lazy_exports
 
 if TYPE_CHECKING:
     from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256, sha256_tagged
@@ -33,30 +34,13 @@ __all__ = [
     "write_code_key",
 ]
 
-# Loaded on first use: importing the package (e.g. for `veil --version`) stays cheap.
-_EXPORTS: Final = {
-    "CodeKey": "veil.crypto.keys",
-    "DEFAULT_SEALING_SUITE": "veil.crypto.hpke",
-    "SealingPrivateKey": "veil.crypto.hpke",
-    "SealingPublicKey": "veil.crypto.hpke",
-    "SealingSuite": "veil.crypto.hpke",
-    "decrypt_stream": "veil.crypto.stream",
-    "derive_stream_key": "veil.crypto.kdf",
-    "encrypt_stream": "veil.crypto.stream",
-    "format_tagged_sha256": "veil.crypto.digest",
-    "parse_tagged_sha256": "veil.crypto.digest",
-    "read_code_key": "veil.crypto.keys",
-    "sha256_tagged": "veil.crypto.digest",
-    "write_code_key": "veil.crypto.keys",
-}
-
-
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "digest": ("format_tagged_sha256", "parse_tagged_sha256", "sha256_tagged"),
+        "hpke": ("DEFAULT_SEALING_SUITE", "SealingPrivateKey", "SealingPublicKey", "SealingSuite"),
+        "kdf": ("derive_stream_key",),
+        "keys": ("CodeKey", "read_code_key", "write_code_key"),
+        "stream": ("decrypt_stream", "encrypt_stream"),
+    },
+)

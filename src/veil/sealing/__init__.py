@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
+
+from veil import _lazy_exports
 
 if TYPE_CHECKING:
     from veil.sealing.binding import instance_binding
@@ -28,26 +29,17 @@ __all__ = [
     "write_sealing_public_key",
 ]
 
-# Loaded on first use: importing the package (e.g. for `veil --version`) stays cheap.
-_EXPORTS: Final = {
-    "MAX_SEALED_PLAINTEXT_BYTES": "veil.sealing.envelope",
-    "SecretsPayload": "veil.sealing.secrets",
-    "instance_binding": "veil.sealing.binding",
-    "read_sealing_private_key": "veil.sealing.keys",
-    "read_sealing_public_key": "veil.sealing.keys",
-    "seal": "veil.sealing.envelope",
-    "unseal": "veil.sealing.envelope",
-    "write_sealing_private_key": "veil.sealing.keys",
-    "write_sealing_public_key": "veil.sealing.keys",
-}
-
-
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "binding": ("instance_binding",),
+        "envelope": ("MAX_SEALED_PLAINTEXT_BYTES", "seal", "unseal"),
+        "keys": (
+            "read_sealing_private_key",
+            "read_sealing_public_key",
+            "write_sealing_private_key",
+            "write_sealing_public_key",
+        ),
+        "secrets": ("SecretsPayload",),
+    },
+)
