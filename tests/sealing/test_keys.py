@@ -20,6 +20,7 @@ from veil.sealing.keys import (
     sealing_private_key_to_text,
     sealing_public_key_from_text,
     sealing_public_key_to_text,
+    write_sealing_key_pair,
     write_sealing_private_key,
     write_sealing_public_key,
 )
@@ -116,3 +117,27 @@ def test_parsers_raise_only_format_error(text: str) -> None:
         sealing_public_key_from_text(text)
     with contextlib.suppress(FormatError):
         sealing_private_key_from_text(text)
+
+
+def test_a_key_pair_is_written_both_or_neither(tmp_path: Path) -> None:
+    key = KEYS[SealingSuite.MLKEM768_X25519]
+    private, public = tmp_path / "seal.key", tmp_path / "seal.key.pub"
+    write_sealing_key_pair(private, public, key)
+    assert read_sealing_private_key(private).to_bytes() == key.to_bytes()
+    assert read_sealing_public_key(public).to_bytes() == key.public_key().to_bytes()
+
+
+def test_an_existing_public_key_is_refused_before_the_private_is_written(tmp_path: Path) -> None:
+    private, public = tmp_path / "seal.key", tmp_path / "seal.key.pub"
+    public.write_text("someone else's key")
+    with pytest.raises(OperationError, match="already exists"):
+        write_sealing_key_pair(private, public, KEYS[SUITES[0]])
+    assert not private.exists()
+    assert public.read_text() == "someone else's key"
+
+
+def test_a_failed_public_key_removes_the_private_one(tmp_path: Path) -> None:
+    private, public = tmp_path / "seal.key", tmp_path / "missing-dir" / "seal.key.pub"
+    with pytest.raises(OperationError):
+        write_sealing_key_pair(private, public, KEYS[SUITES[0]])
+    assert not private.exists()

@@ -1,5 +1,4 @@
-"""Entry point of the ``veil`` command: builds the parser from the command modules and turns
-errors into one line on stderr and an exit code (table: docs/cli.md, "Exit codes")."""
+"""Entry point of ``veil``: the parser of every role's commands; errors as one line and a code."""
 
 from __future__ import annotations
 
@@ -14,6 +13,8 @@ from veil import __version__
 from veil.errors import ConfigError, VeilError
 
 __all__ = ["USAGE_EXIT_CODE", "VeilArgumentParser", "build_parser", "main"]
+
+# Exit codes are tabled in docs/cli.md ("Exit codes"); each comes from the error's class.
 
 #: Where each group of subcommands is registered: ``veil.cli.<module>.<function>(subparsers)``
 #: adds them and sets ``func`` (``(argparse.Namespace) -> int``, a ``LazyHandler``) on each.

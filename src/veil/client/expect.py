@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import veil
@@ -42,6 +42,7 @@ __all__ = [
     "check_claims",
     "compared_registers",
     "image_for",
+    "pinned_runtime",
     "runtime_pin",
 ]
 
@@ -138,6 +139,47 @@ class ExpectedApp:
                 image=read_image_reference(image_path) if image_path is not None else None,
             )
 
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        fingerprint: str | None = None,
+        package: Path | None = None,
+        source: Path | None = None,
+        runtime_digest: str | None = None,
+        runtime_version: str | None = None,
+        image: ImageReference | None = None,
+        find_links: Sequence[Path] = (),
+        no_index: bool = False,
+    ) -> ExpectedApp | None:
+        """What ``veil verify URL`` expects, from its options; ``None`` for nothing at all.
+
+        The app from at most one of ``fingerprint``, ``package`` and ``source`` (vendored with
+        ``find_links`` / ``no_index``); a runtime pin (:func:`pinned_runtime`), which needs an
+        app; ``image`` reference values, which win over those the source's ``veil.toml`` names.
+        ``ConfigError`` names the options as ``veil verify`` spells them.
+        """
+        if sum(1 for given in (fingerprint, package, source) if given) > 1:
+            raise ConfigError("give at most one of --fingerprint, --package, --source")
+        runtime = pinned_runtime(runtime_digest, runtime_version)
+        if fingerprint:
+            expected = cls(fingerprint=fingerprint)
+        elif package:
+            expected = cls.from_package(package)
+        elif source:
+            expected = cls.from_source(source, find_links=find_links, no_index=no_index)
+        elif runtime is not None:
+            raise ConfigError(
+                "--runtime-digest needs an expected app (--fingerprint, --package, …)"
+            )
+        elif image is not None:
+            return cls(image=image)
+        else:
+            return None
+        if image is not None:
+            expected = replace(expected, image=image)
+        return expected if runtime is None else replace(expected, runtime=runtime)
+
     @property
     def checks_code(self) -> bool:
         return self.fingerprint is not None or self.measurement is not None
@@ -216,6 +258,16 @@ def runtime_pin(digest: str, version: str | None = None) -> RuntimeIdentity:
         return RuntimeIdentity(version=version or veil.__version__, digest=tagged)
     except FormatError as e:
         raise ConfigError(f"invalid runtime pin {digest!r}: {e}") from e
+
+
+def pinned_runtime(digest: str | None, version: str | None = None) -> RuntimeIdentity | None:
+    """:func:`runtime_pin` of ``--runtime-digest`` / ``--runtime-version``, or ``None`` (the
+    installed runtime) without a digest; a version alone is a ``ConfigError``."""
+    if digest is None:
+        if version is not None:
+            raise ConfigError("--runtime-version goes with --runtime-digest")
+        return None
+    return runtime_pin(digest, version)
 
 
 def image_for(expected: ExpectedApp | None, tee: Tee) -> ImageReference | None:

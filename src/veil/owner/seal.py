@@ -11,9 +11,11 @@ from typing import Final
 from veil._io import read_bounded
 from veil._json import load_json_object
 from veil.crypto.digest import sha256_tagged
-from veil.crypto.keys import CodeKey
+from veil.crypto.keyfiles import PUBLIC_FILE_MODE, write_key_file
+from veil.crypto.keys import CodeKey, read_code_key
 from veil.errors import BindingError, ConfigError, FormatError
-from veil.owner.verify import OwnerVerifiedEnclave
+from veil.identity.reference import ImageReference
+from veil.owner.verify import OwnerVerifiedEnclave, read_evidence_file, verify_owner_evidence
 from veil.package.source import MAX_CERTIFICATE_BYTES
 from veil.sealing.binding import format_instance_binding
 from veil.sealing.envelope import seal
@@ -23,9 +25,11 @@ __all__ = [
     "MAX_APP_SECRETS_FILE_BYTES",
     "MAX_TLS_KEY_BYTES",
     "OwnerTls",
+    "SealedSecrets",
     "build_payload",
     "read_app_secrets",
     "seal_for_enclave",
+    "seal_to_evidence",
 ]
 
 #: Largest SECRETS.json read, in bytes: everything must fit one sealed payload anyway.
@@ -119,3 +123,59 @@ def seal_for_enclave(enclave: OwnerVerifiedEnclave, payload: SecretsPayload) -> 
     if payload.instance_binding != format_instance_binding(binding):
         raise BindingError("the payload is bound to another enclave instance")
     return seal(payload.to_bytes(), recipient=enclave.sealing_public_key, binding=binding)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SealedSecrets:
+    """What :func:`seal_to_evidence` wrote, and for which verified enclave."""
+
+    enclave: OwnerVerifiedEnclave
+    app_secret_count: int
+    #: Size of the sealed envelope written, in bytes.
+    size: int
+
+
+def seal_to_evidence(
+    evidence: Path,
+    package: Path,
+    output: Path,
+    *,
+    code_key: Path,
+    app_secrets: Path | None = None,
+    tls: tuple[Path, Path] | None = None,
+    now: datetime,
+    issued_at: datetime,
+    allow_simulated_insecure: bool = False,
+    simulation_root_public_key: bytes | None = None,
+    image: ImageReference | None = None,
+    expected_nonce: bytes | None = None,
+) -> SealedSecrets:
+    """Verify ``evidence`` against ``package`` as of ``now``, then seal the code key, the app
+    secrets (SECRETS.json) and the owner's TLS (certificate, key) to that very instance, into
+    the new file ``output``.
+
+    Nothing is written unless the evidence verifies and every input is read. The envelope is
+    written 0644: only the enclave instance can open it. ``issued_at`` dates the payload (the
+    real time, even when verifying as of another ``now``).
+    """
+    enclave = verify_owner_evidence(
+        read_evidence_file(evidence),
+        package,
+        now=now,
+        allow_simulated_insecure=allow_simulated_insecure,
+        simulation_root_public_key=simulation_root_public_key,
+        image=image,
+        expected_nonce=expected_nonce,
+    )
+    owner_tls = OwnerTls.from_files(*tls) if tls is not None else None
+    secrets = read_app_secrets(app_secrets) if app_secrets is not None else {}
+    payload = build_payload(
+        enclave,
+        code_key=read_code_key(code_key),
+        app_secrets=secrets,
+        tls=owner_tls,
+        now=issued_at,
+    )
+    envelope = seal_for_enclave(enclave, payload)
+    write_key_file(output, envelope, overwrite=False, mode=PUBLIC_FILE_MODE)
+    return SealedSecrets(enclave=enclave, app_secret_count=len(secrets), size=len(envelope))

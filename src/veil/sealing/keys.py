@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from pathlib import Path
 from typing import Final
 
@@ -21,7 +22,7 @@ from veil.crypto.keyfiles import (
     parse_key_text,
     write_key_file,
 )
-from veil.errors import FormatError
+from veil.errors import FormatError, OperationError
 
 __all__ = [
     "MAX_SEALING_KEY_FILE_BYTES",
@@ -33,6 +34,7 @@ __all__ = [
     "sealing_private_key_to_text",
     "sealing_public_key_from_text",
     "sealing_public_key_to_text",
+    "write_sealing_key_pair",
     "write_sealing_private_key",
     "write_sealing_public_key",
 ]
@@ -102,6 +104,23 @@ def write_sealing_private_key(
 ) -> None:
     """Write a private key file (mode 0600 from creation); ``OperationError`` if it exists."""
     write_key_file(path, sealing_private_key_to_text(key).encode("ascii"), overwrite=overwrite)
+
+
+def write_sealing_key_pair(private_path: Path, public_path: Path, key: SealingPrivateKey) -> None:
+    """Write ``key`` to the new file ``private_path`` (0600) and its public key to the new file
+    ``public_path`` (0644): both or neither. ``OperationError`` if either exists or fails."""
+    if public_path.exists() or public_path.is_symlink():
+        # Checked first so a refused run leaves no half-written pair; O_EXCL still guards.
+        raise OperationError(f"{public_path} already exists; refusing to overwrite it")
+    write_sealing_private_key(private_path, key)
+    try:
+        write_sealing_public_key(public_path, key.public_key())
+    except OperationError:
+        # A private key without its public half would be refused next time (it exists) yet
+        # could not be shared: remove it, so that the same command can simply be run again.
+        with contextlib.suppress(OSError):
+            private_path.unlink()
+        raise
 
 
 def _read_text(path: Path, *, what: str, private: bool) -> str:

@@ -1,8 +1,4 @@
-"""Owner commands: package, decrypt, fingerprint, measure, keygen, seal, unseal, deploy, verify.
-
-``veil verify`` has two forms, the owner's (``--evidence``) and the user's (a URL); both live
-here (docs/adr/0017-cli-packages-by-role.md).
-"""
+"""Owner commands: package, decrypt, fingerprint, measure, keygen, seal, unseal, deploy, verify."""
 
 from __future__ import annotations
 
@@ -18,6 +14,8 @@ from veil.cli.owner._key_parsers import (
     register_keys,
 )
 
+# `veil verify` has two forms, the owner's (--evidence) and the user's (a URL): one parser, so
+# both live here (docs/adr/0017-cli-packages-by-role.md).
 __all__ = [
     "DEFAULT_CODE_KEY_PATH",
     "DEFAULT_SEALING_KEY_PATH",

@@ -1,8 +1,4 @@
-"""The ``veil deploy`` handler (parser in :mod:`veil.cli.owner._deploy_parsers`).
-
-Apart from :mod:`veil.cli.owner._verify` so that ``veil deploy`` starts without the user-side
-verification code: :func:`veil.owner.deploy.deploy` loads what it needs while the node boots.
-"""
+"""The ``veil deploy`` handler (parser in :mod:`veil.cli.owner._deploy_parsers`)."""
 
 from __future__ import annotations
 
@@ -16,6 +12,8 @@ from veil.cli._options import UNTRUSTED_SSL_WARNING, image, operator_tls, wheel_
 from veil.cli._output import emit_json, err_console, out_console, warn
 from veil.owner.deploy import DEPLOY_STEPS, SIMULATED_WARNING, DeployOptions, deploy
 
+# Apart from owner._verify so that `veil deploy` starts without the user-side verification
+# code: veil.owner.deploy.deploy loads what it needs while the node boots.
 __all__ = ["deploy_command"]
 
 _STEP_LABELS = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
 from rich.markup import escape
@@ -17,8 +16,8 @@ from veil.cli.owner._key_parsers import (
 from veil.crypto.digest import sha256_tagged
 from veil.crypto.hpke import DEFAULT_SEALING_SUITE, SealingPrivateKey, SealingSuite
 from veil.crypto.keys import CodeKey, write_code_key
-from veil.errors import ConfigError, OperationError
-from veil.sealing.keys import write_sealing_private_key, write_sealing_public_key
+from veil.errors import ConfigError
+from veil.sealing.keys import write_sealing_key_pair
 
 __all__ = ["keygen_command"]
 
@@ -43,17 +42,8 @@ def _sealing_keygen(args: argparse.Namespace) -> int:
     private_path: Path = args.output or DEFAULT_SEALING_KEY_PATH
     public_path = private_path.with_name(private_path.name + PUBLIC_KEY_SUFFIX)
     suite = SealingSuite(args.suite) if args.suite is not None else DEFAULT_SEALING_SUITE
-    if public_path.exists() or public_path.is_symlink():
-        # Checked first so a refused run leaves no half-written pair; O_EXCL still guards.
-        raise OperationError(f"{public_path} already exists; refusing to overwrite it")
     key = SealingPrivateKey.generate(suite=suite)
-    write_sealing_private_key(private_path, key)
-    try:
-        write_sealing_public_key(public_path, key.public_key())
-    except OperationError:
-        with contextlib.suppress(OSError):
-            private_path.unlink()
-        raise
+    write_sealing_key_pair(private_path, public_path, key)
     public_digest = sha256_tagged(key.public_key().to_bytes())
     if args.json:
         emit_json(

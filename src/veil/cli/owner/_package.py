@@ -1,5 +1,4 @@
-"""Handlers of ``veil package``, ``decrypt`` and ``fingerprint`` (parsers in
-:mod:`veil.cli.owner._build_parsers`)."""
+"""Handlers of ``veil package``, ``decrypt`` and ``fingerprint`` (parsers: ``_build_parsers``)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,9 @@
-"""Handler of ``veil verify``: the owner's form (``--evidence``) and the user's (a URL).
-
-Parser in :mod:`veil.cli.owner._deploy_parsers`; ``veil seal --evidence`` is in
-:mod:`veil.cli.owner._seal_evidence`.
-"""
+"""The ``veil verify`` handler, owner's form and user's (parser in ``owner._deploy_parsers``)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -16,11 +11,10 @@ from rich.markup import escape
 from veil.attestation.result import Tee
 from veil.cli._options import at, image, nonce, simulation_root
 from veil.cli._output import emit_json, out_console, warn
-from veil.client.expect import ExpectedApp, runtime_pin
+from veil.client.expect import ExpectedApp, pinned_runtime
 from veil.client.verify import ServerVerification, verify_server
 from veil.errors import ConfigError, InvalidDataError, OperationError
 from veil.identity.reference import ImageReference
-from veil.identity.runtime import RuntimeIdentity
 from veil.owner.verify import read_evidence_file, verify_owner_evidence
 
 __all__ = ["render_compared", "scenario_text", "verify_command"]
@@ -69,7 +63,7 @@ def _verify_evidence(args: argparse.Namespace) -> int:
         now=at(args),
         allow_simulated_insecure=args.allow_simulated_insecure,
         simulation_root_public_key=simulation_root(args),
-        runtime=_runtime_pin(args),
+        runtime=pinned_runtime(args.runtime_digest, args.runtime_version),
         image=image(args),
         expected_nonce=nonce(args),
     )
@@ -105,39 +99,17 @@ def render_compared(compared: Mapping[str, str], reference: ImageReference | Non
         out_console.print(f"    {name:<12} {value}", soft_wrap=True)
 
 
-def _runtime_pin(args: argparse.Namespace) -> RuntimeIdentity | None:
-    """``--runtime-digest``/``--runtime-version``, or ``None`` for the installed runtime."""
-    if args.runtime_digest is None:
-        if args.runtime_version is not None:
-            raise ConfigError("--runtime-version goes with --runtime-digest")
-        return None
-    return runtime_pin(args.runtime_digest, args.runtime_version)
-
-
 def _expected(args: argparse.Namespace) -> ExpectedApp | None:
-    given = [x for x in (args.fingerprint, args.package, args.source) if x]
-    if len(given) > 1:
-        raise ConfigError("give at most one of --fingerprint, --package, --source")
-    runtime = _runtime_pin(args)
-    reference = image(args)
-    if args.fingerprint:
-        expected = ExpectedApp(fingerprint=args.fingerprint)
-    elif args.package:
-        expected = ExpectedApp.from_package(Path(args.package))
-    elif args.source:
-        # The source's veil.toml may name the image ([attestation] image); --image wins.
-        expected = ExpectedApp.from_source(
-            Path(args.source), find_links=args.wheels_from, no_index=args.no_index
-        )
-    elif runtime is not None:
-        raise ConfigError("--runtime-digest needs an expected app (--fingerprint, --package, …)")
-    elif reference is not None:
-        return ExpectedApp(image=reference)
-    else:
-        return None
-    if reference is not None:
-        expected = replace(expected, image=reference)
-    return expected if runtime is None else replace(expected, runtime=runtime)
+    return ExpectedApp.from_options(
+        fingerprint=args.fingerprint,
+        package=Path(args.package) if args.package else None,
+        source=Path(args.source) if args.source else None,
+        runtime_digest=args.runtime_digest,
+        runtime_version=args.runtime_version,
+        image=image(args),
+        find_links=args.wheels_from,
+        no_index=args.no_index,
+    )
 
 
 def _render_user(result: ServerVerification) -> None:
