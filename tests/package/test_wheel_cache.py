@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import shutil
 import sys
@@ -21,7 +22,7 @@ from veil.package.fingerprint import fingerprint_source
 from veil.package.lock import LockedWheel, WheelLock
 from veil.package.source import prepared_source
 from veil.package.vendor import ResolutionRequest, VendorError, vendor_dependencies
-from veil.package.wheel_cache import WheelCache, default_cache_root, resolution_key
+from veil.package.wheel_cache import WheelCache, cache_root, resolution_key
 
 from ._helpers import MINIMAL_TOML, build_wheel, make_app
 
@@ -279,10 +280,11 @@ def test_another_interpreter_has_no_key() -> None:
     assert resolution_key(request) is None
 
 
-def test_default_cache_root() -> None:
-    assert default_cache_root({"XDG_CACHE_HOME": "/var/cache/me"}) == Path("/var/cache/me/veil")
-    assert default_cache_root({"XDG_CACHE_HOME": "relative"}) == Path.home() / ".cache" / "veil"
-    assert default_cache_root({}) == Path.home() / ".cache" / "veil"
+def test_cache_root() -> None:
+    home = Path("/home/me")
+    assert cache_root({"XDG_CACHE_HOME": "/var/cache/me"}, home) == Path("/var/cache/me/veil")
+    assert cache_root({"XDG_CACHE_HOME": "relative"}, home) == home / ".cache" / "veil"
+    assert cache_root({}, home) == home / ".cache" / "veil"
 
 
 @pytest.mark.parametrize(
@@ -347,8 +349,8 @@ def test_cli_records_in_the_cache_unless_told_not_to(
     root = _app(tmp_path / "app", PINNED)
     common = ["fingerprint", str(root), "--wheels-from", str(wheelhouse), "--no-index", "--json"]
     assert main([*common, "--no-wheel-cache"]) == 0
-    assert not default_cache_root().exists()
+    assert not cache_root(os.environ, Path.home()).exists()
     assert main(common) == 0
     assert main(common) == 0
     assert len(pip_runs) == 2
-    assert (default_cache_root() / "resolutions").is_dir()
+    assert (cache_root(os.environ, Path.home()) / "resolutions").is_dir()

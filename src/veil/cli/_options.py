@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -255,6 +256,6 @@ def wheel_store(args: argparse.Namespace) -> WheelStore | None:
     """The local wheel cache (``$XDG_CACHE_HOME/veil``), or none with ``--no-wheel-cache``."""
     if getattr(args, "no_wheel_cache", False):
         return None
-    from veil.package.wheel_cache import WheelCache, default_cache_root  # noqa: PLC0415
+    from veil.package.wheel_cache import WheelCache, cache_root  # noqa: PLC0415
 
-    return WheelCache(default_cache_root())
+    return WheelCache(cache_root(os.environ, Path.home()))

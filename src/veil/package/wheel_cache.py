@@ -33,7 +33,7 @@ from veil.package.lock import MAX_LOCK_BYTES, LockedWheel, WheelLock
 from veil.package.security import canonical_json
 from veil.package.vendor import ResolutionRequest
 
-__all__ = ["CACHE_FORMAT_VERSION", "WheelCache", "default_cache_root", "resolution_key"]
+__all__ = ["CACHE_FORMAT_VERSION", "WheelCache", "cache_root", "resolution_key"]
 
 _log = logging.getLogger(__name__)
 
@@ -47,10 +47,13 @@ _COPY_BLOCK: Final = 1 << 20
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def default_cache_root(environ: Mapping[str, str] = os.environ) -> Path:
-    """``$XDG_CACHE_HOME/veil`` when that is an absolute path, else ``~/.cache/veil``."""
+def cache_root(environ: Mapping[str, str], home: Path) -> Path:
+    """``$XDG_CACHE_HOME/veil`` when that is an absolute path, else ``<home>/.cache/veil``.
+
+    The caller (the CLI) passes its environment and home directory: this package reads neither.
+    """
     base = environ.get("XDG_CACHE_HOME", "")
-    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "veil"
+    return (Path(base) if os.path.isabs(base) else home / ".cache") / "veil"
 
 
 def _listing(directory: Path) -> dict[str, object]:
