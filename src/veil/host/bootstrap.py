@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 from typing import Final
@@ -27,6 +26,7 @@ _log = logging.getLogger(__name__)
 #: operator adds collateral afterwards, so 1 MiB leaves room without letting a node flood us.
 MAX_BOOTSTRAP_RESPONSE_BYTES: Final = 1024 * 1024
 _TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
+_NO_MESSAGE: Final = "(no readable error message)"
 
 
 def insecure_bootstrap_tls_context() -> ssl.SSLContext:
@@ -131,13 +131,17 @@ class BootstrapClient:
 
 
 def _error_of(body: bytes) -> str:
-    """The node's one-line error message, or a short printable excerpt of the body."""
+    """The node's one-line error message, or a generic one when it sent none we can read.
+
+    The body is untrusted and ends up on the operator's terminal: only the ``error`` string of
+    a strict JSON object is shown, without control characters, and never raw bytes.
+    """
     try:
-        obj = json.loads(body)
-    except ValueError:
-        obj = None
-    if isinstance(obj, dict) and isinstance(obj.get("error"), str):
-        text: str = obj["error"]
-    else:
-        text = body[:200].decode("utf-8", errors="replace")
-    return " ".join(text.split())[:300] or "(no message)"
+        obj = load_json_object(body, max_bytes=MAX_BOOTSTRAP_RESPONSE_BYTES, what="error")
+    except FormatError:
+        return _NO_MESSAGE
+    message = obj.get("error")
+    if not isinstance(message, str):
+        return _NO_MESSAGE
+    text = "".join(c if c.isprintable() else " " for c in message)
+    return " ".join(text.split())[:300] or _NO_MESSAGE

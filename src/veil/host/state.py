@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final, TypeVar
 
-from veil.errors import ConfigError, FormatError, OperationError
+from veil._io import read_bounded
+from veil._json import load_json_object
+from veil.errors import ConfigError, FormatError
 
 __all__ = [
     "DEFAULT_SPAWN_TIMEOUT",
@@ -106,12 +107,7 @@ class NodeState:
 
     @classmethod
     def from_json(cls, data: bytes) -> NodeState:
-        try:
-            obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise FormatError(f"state.json is not valid JSON: {e}") from e
-        if not isinstance(obj, dict):
-            raise FormatError("state.json must be a JSON object")
+        obj = load_json_object(data, max_bytes=MAX_STATE_FILE_BYTES, what="state.json")
         state = obj.get("state")
         if state not in NODE_STATES:
             raise FormatError(f"state.json has an unknown state {state!r}")
@@ -153,27 +149,18 @@ def _optional(obj: dict[str, object], key: str, kind: type[_T]) -> _T | None:
     return value
 
 
-def _read_small(path: Path) -> bytes | None:
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_STATE_FILE_BYTES + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise OperationError(f"cannot read {path}: {e.strerror or e}") from e
-    if len(data) > MAX_STATE_FILE_BYTES:
-        raise FormatError(f"{path} is larger than {MAX_STATE_FILE_BYTES} bytes")
-    return data
-
-
 def read_node_state(paths: NodePaths) -> NodeState | None:
     """The node's last reported state, or ``None`` before it wrote one."""
-    data = _read_small(paths.state)
+    data = read_bounded(
+        paths.state, max_bytes=MAX_STATE_FILE_BYTES, what="node state", missing_ok=True
+    )
     return None if data is None else NodeState.from_json(data)
 
 
 def read_pid(paths: NodePaths) -> int | None:
-    data = _read_small(paths.pid)
+    data = read_bounded(
+        paths.pid, max_bytes=MAX_STATE_FILE_BYTES, what="node pid file", missing_ok=True
+    )
     if data is None:
         return None
     try:
