@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final, cast
 
+from veil._io import fsync_directory
 from veil._layout import Layout
 from veil.crypto.digest import format_tagged_sha256, parse_tagged_sha256, sha256_tagged
 from veil.crypto.keys import CodeKey
@@ -313,12 +314,15 @@ def write_package(
 def _publish(partial: Path, dst: Path, *, overwrite: bool) -> None:
     if overwrite:
         partial.replace(dst)
-        return
-    try:
-        # link() fails if dst exists: no window in which another file could be replaced.
-        os.link(partial, dst)
-    except FileExistsError:
-        raise OperationError(f"{dst} already exists; refusing to overwrite it") from None
+    else:
+        try:
+            # link() fails if dst exists: no window in which another file could be replaced.
+            os.link(partial, dst)
+        except FileExistsError:
+            raise OperationError(f"{dst} already exists; refusing to overwrite it") from None
+    # The file's data was fsync'd; the rename (or link) survives a crash only once its
+    # directory is on disk too.
+    fsync_directory(dst.parent)
 
 
 class _BodyReader(io.RawIOBase):
