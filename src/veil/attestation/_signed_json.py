@@ -16,7 +16,6 @@ from veil._json import loads_strict as _loads_strict
 __all__ = ["SignedJsonError", "extract_member_bytes", "loads_strict"]
 
 _WHITESPACE = b" \t\r\n"
-_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class SignedJsonError(StrictJsonError):
@@ -24,10 +23,12 @@ class SignedJsonError(StrictJsonError):
 
 
 def loads_strict(data: bytes) -> Any:
-    """Strict JSON (see ``veil._json``); a leading UTF-8 byte-order mark is tolerated, as in
-    some collateral served over HTTP."""
+    """Strict JSON (see ``veil._json``), a leading byte-order mark refused like any other bad
+    byte: RFC 8259 section 8.1 forbids one on the wire and none of the real collateral under
+    ``tests/vectors`` (PCS responses kept by dcap-qvl, go-tdx-guest, Automata, CoCo) has one,
+    so tolerating it would only widen what the signed-bytes cutter must get right."""
     try:
-        return _loads_strict(data.removeprefix(_UTF8_BOM))
+        return _loads_strict(data)
     except StrictJsonError as e:
         raise SignedJsonError(str(e)) from e
 
@@ -96,7 +97,7 @@ def extract_member_bytes(data: bytes, key: str) -> tuple[bytes, dict[str, Any]]:
     if key not in document:
         raise SignedJsonError(f"the document has no {key!r} member")
 
-    index = _skip_whitespace(data, len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0)
+    index = _skip_whitespace(data, 0)
     index = _skip_whitespace(data, _expect(data, index, b"{"))
     span: tuple[int, int] | None = None
     while data[index : index + 1] != b"}":
