@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from veil import _lazy_exports
 
 if TYPE_CHECKING:
-    from veil.client.expect import ExpectedApp
+    from veil.client.expect import ExpectedApp, pinned_runtime
     from veil.client.http import AttestedClient, UntrustedChannelError
     from veil.client.verify import (
         OperatorTlsRefusedError,
@@ -25,13 +25,14 @@ __all__ = [
     "ServerVerification",
     "UnattestedTlsError",
     "UntrustedChannelError",
+    "pinned_runtime",
     "verify_server",
 ]
 
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
-        "expect": ("ExpectedApp",),
+        "expect": ("ExpectedApp", "pinned_runtime"),
         "http": ("AttestedClient", "UntrustedChannelError"),
         "verify": (
             "OperatorTlsRefusedError",

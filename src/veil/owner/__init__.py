@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from veil.owner.deploy import DeployOptions, DeployResult
     from veil.owner.home import OwnerHome
     from veil.owner.packaging import PlainArchive, package_source
-    from veil.owner.seal import OwnerTls, seal_for_enclave
+    from veil.owner.seal import OwnerTls, SealedSecrets, seal_for_enclave, seal_to_evidence
     from veil.owner.verify import (
         OwnerVerifiedEnclave,
         PackageMismatchError,
@@ -26,9 +26,11 @@ __all__ = [
     "OwnerVerifiedEnclave",
     "PackageMismatchError",
     "PlainArchive",
+    "SealedSecrets",
     "package_source",
     "read_evidence_file",
     "seal_for_enclave",
+    "seal_to_evidence",
     "verify_owner_evidence",
 ]
 
@@ -38,7 +40,7 @@ __getattr__, __dir__ = _lazy_exports(
         "deploy": ("DeployOptions", "DeployResult"),
         "home": ("OwnerHome",),
         "packaging": ("PlainArchive", "package_source"),
-        "seal": ("OwnerTls", "seal_for_enclave"),
+        "seal": ("OwnerTls", "SealedSecrets", "seal_for_enclave", "seal_to_evidence"),
         "verify": (
             "OwnerVerifiedEnclave",
             "PackageMismatchError",

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from veil.sealing.keys import (
         read_sealing_private_key,
         read_sealing_public_key,
+        write_sealing_key_pair,
         write_sealing_private_key,
         write_sealing_public_key,
     )
@@ -25,6 +26,7 @@ __all__ = [
     "read_sealing_public_key",
     "seal",
     "unseal",
+    "write_sealing_key_pair",
     "write_sealing_private_key",
     "write_sealing_public_key",
 ]
@@ -37,6 +39,7 @@ __getattr__, __dir__ = _lazy_exports(
         "keys": (
             "read_sealing_private_key",
             "read_sealing_public_key",
+            "write_sealing_key_pair",
             "write_sealing_private_key",
             "write_sealing_public_key",
         ),

@@ -11,6 +11,7 @@ from veil import _lazy_exports
 
 if TYPE_CHECKING:
     from veil.attestation.sources.cache import CachingCollateralSource
+    from veil.attestation.sources.choice import choose_collateral_source
     from veil.attestation.sources.file import FileCollateralSource, read_collateral_file
     from veil.attestation.sources.interface import CollateralQuery, CollateralSource, query_for
     from veil.attestation.sources.pccs import PccsSource
@@ -24,6 +25,7 @@ __all__ = [
     "FileCollateralSource",
     "IntelPcsSource",
     "PccsSource",
+    "choose_collateral_source",
     "query_for",
     "read_collateral_file",
 ]
@@ -31,6 +33,7 @@ __all__ = [
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
+        "choice": ("choose_collateral_source",),
         "cache": ("CachingCollateralSource",),
         "file": ("FileCollateralSource", "read_collateral_file"),
         "interface": ("CollateralQuery", "CollateralSource", "query_for"),
