@@ -130,6 +130,9 @@ def _plain_uvicorn(cert: Path, key: Path) -> tuple[subprocess.Popen[bytes], int]
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own session, as veil nodes get: with autogroup scheduling (Linux default) a
+        # session is one scheduling group, so both servers then compete for CPU alike.
+        start_new_session=True,
     )
     _wait_listening(port)
     return process, port
