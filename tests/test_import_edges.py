@@ -15,7 +15,7 @@ import pytest
 
 SRC: Final = Path(__file__).resolve().parents[1] / "src" / "veil"
 #: Modules at the package's top that every zone may use.
-SHARED: Final = frozenset({"errors", "_io", "_json", "_layout", "veil"})
+SHARED: Final = frozenset({"errors", "_homes", "_io", "_json", "_layout", "veil"})
 #: zone → the zones it may import (besides itself and SHARED).
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     "crypto": frozenset(),

@@ -66,3 +66,22 @@ def test_write_atomic_without_overwrite_refuses_an_existing_file(tmp_path: Path)
 def test_write_atomic_reports_an_unwritable_directory(tmp_path: Path) -> None:
     with pytest.raises(OperationError, match="cannot write thing"):
         write_atomic(tmp_path / "no" / "f", b"x", mode=0o600, what="thing")
+
+
+def test_state_directory_prefers_the_override_then_xdg_then_home(tmp_path: Path) -> None:
+    from veil._homes import state_directory
+
+    home = tmp_path / "home"
+
+    def resolve(environ: dict[str, str]) -> Path:
+        return state_directory(
+            override_env="VEIL_X",
+            xdg_env="XDG_X",
+            xdg_default=(".local", "x"),
+            environ=environ,
+            home=home,
+        )
+
+    assert resolve({"VEIL_X": str(tmp_path / "o")}) == (tmp_path / "o").resolve()
+    assert resolve({"XDG_X": str(tmp_path / "xdg")}) == (tmp_path / "xdg" / "veil").resolve()
+    assert resolve({"VEIL_X": ""}) == (home / ".local" / "x" / "veil").resolve()

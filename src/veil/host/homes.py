@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from veil._homes import state_directory
 from veil.host.state import NodeNotFoundError, NodePaths, is_node_name, validate_node_name
 
 __all__ = [
@@ -30,12 +30,13 @@ class OperatorHome:
     @classmethod
     def from_env(cls) -> OperatorHome:
         """``$VEIL_HOME``, else ``$XDG_STATE_HOME/veil``, else ``~/.local/state/veil``."""
-        configured = os.environ.get(OPERATOR_HOME_ENV)
-        if configured:
-            return cls(Path(configured).expanduser().resolve())
-        xdg = os.environ.get("XDG_STATE_HOME")
-        base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-        return cls((base / "veil").resolve())
+        return cls(
+            state_directory(
+                override_env=OPERATOR_HOME_ENV,
+                xdg_env="XDG_STATE_HOME",
+                xdg_default=(".local", "state"),
+            )
+        )
 
     @property
     def nodes(self) -> Path:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from veil._homes import state_directory
 from veil.host.state import validate_node_name
 
 __all__ = ["OWNER_HOME_ENV", "OwnerHome"]
@@ -26,12 +26,13 @@ class OwnerHome:
     @classmethod
     def from_env(cls) -> OwnerHome:
         """``$VEIL_OWNER_HOME``, else ``$XDG_DATA_HOME/veil``, else ``~/.local/share/veil``."""
-        configured = os.environ.get(OWNER_HOME_ENV)
-        if configured:
-            return cls(Path(configured).expanduser().resolve())
-        xdg = os.environ.get("XDG_DATA_HOME")
-        base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
-        return cls((base / "veil").resolve())
+        return cls(
+            state_directory(
+                override_env=OWNER_HOME_ENV,
+                xdg_env="XDG_DATA_HOME",
+                xdg_default=(".local", "share"),
+            )
+        )
 
     @property
     def deployments(self) -> Path:
