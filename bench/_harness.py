@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Timing", "print_table", "time_calls"]
+__all__ = ["Timing", "ms", "print_table", "time_calls", "time_rows"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,26 @@ def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+def time_rows(
+    rows: dict[str, Callable[[], object]], *, repeat: int, warmup: int = 20, rounds: int = 10
+) -> list[Timing]:
+    """CPU time of ``repeat`` calls of each row, the rows taking turns in ``rounds`` blocks."""
+    for fn in rows.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in rows}
+    per_round = max(1, -(-repeat // rounds))
+    for _ in range(rounds):
+        for name, fn in rows.items():
+            taken = samples[name]
+            for _ in range(min(per_round, repeat - len(taken))):
+                start = time.process_time()
+                fn()
+                taken.append(time.process_time() - start)
+    return [Timing(name, tuple(taken)) for name, taken in samples.items()]

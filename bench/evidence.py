@@ -32,8 +32,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,36 +43,13 @@ from tests.enclave._node_helpers import (
     write_node_dir,
 )
 
-from bench._harness import Timing, print_table
+from bench._harness import ms, print_table, time_rows
 from veil.ratls.issue import IssuedCertificate
 
 REPO = Path(__file__).resolve().parent.parent
 NOTES = REPO / "tests" / "e2e" / "apps" / "notes"
 #: Blocks per row: the rows take turns so that every one sees the same machine load.
 ROUNDS = 10
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.3f}"
-
-
-def time_rows(
-    rows: dict[str, Callable[[], object]], *, repeat: int, warmup: int = 20
-) -> list[Timing]:
-    """CPU time of ``repeat`` calls of each row, the rows taking turns in ``ROUNDS`` blocks."""
-    for fn in rows.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in rows}
-    per_round = max(1, -(-repeat // ROUNDS))
-    for _ in range(ROUNDS):
-        for name, fn in rows.items():
-            taken = samples[name]
-            for _ in range(min(per_round, repeat - len(taken))):
-                start = time.process_time()
-                fn()
-                taken.append(time.process_time() - start)
-    return [Timing(name, tuple(taken)) for name, taken in samples.items()]
 
 
 def in_process(repeat: int, work: Path) -> None:
@@ -120,17 +95,21 @@ def in_process(repeat: int, work: Path) -> None:
             "before: whole evidence document": before_document,
             "before: certificate + quote": before,
             "now: nonce signature": lambda: sign_freshness(
-                key, nonce=nonce, instance_id=instance_id, certificate_der=certificate_der
+                key,
+                nonce=nonce,
+                instance_id=instance_id,
+                certificate_der=certificate_der,
             ),
             "now: whole evidence document": lambda: instance.evidence_json(nonce=nonce),
         },
         repeat=repeat,
+        rounds=ROUNDS,
     )
     baseline = timings[0].median
     print_table(
         f"evidence over a nonce, simulated backend ({repeat} calls per row)",
         ("path", "median CPU ms", "p99 CPU ms", "vs before"),
-        [(t.name, _ms(t.median), _ms(t.p99), f"{t.median / baseline:.3f}x") for t in timings],
+        [(t.name, ms(t.median), ms(t.p99), f"{t.median / baseline:.3f}x") for t in timings],
     )
 
 

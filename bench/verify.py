@@ -31,15 +31,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dcap_qvl
 
-from bench._harness import Timing, print_table
+from bench._harness import Timing, ms, print_table, time_rows
 from veil.attestation.collateral import Collateral
 from veil.attestation.verifier import verify_collateral, verify_quote
 
@@ -171,29 +169,6 @@ def time_cosmian(python: Path, case: Case, repeat: int) -> Timing | str:
 # ----- main ------------------------------------------------------------------------------------
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.3f}"
-
-
-def time_rows(
-    rows: dict[str, Callable[[], object]], *, repeat: int, warmup: int = 20
-) -> list[Timing]:
-    """CPU time of ``repeat`` calls of each row, the rows taking turns in ``ROUNDS`` blocks."""
-    for fn in rows.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in rows}
-    per_round = max(1, -(-repeat // ROUNDS))
-    for _ in range(ROUNDS):
-        for name, fn in rows.items():
-            taken = samples[name]
-            for _ in range(min(per_round, repeat - len(taken))):
-                start = time.process_time()
-                fn()
-                taken.append(time.process_time() - start)
-    return [Timing(name, tuple(taken)) for name, taken in samples.items()]
-
-
 def _met(ratio: float, target: float | None) -> str:
     if target is None:
         return ""
@@ -216,6 +191,7 @@ def _run_case(case: Case, repeat: int, python: Path | str | None) -> None:
             "veil warm": lambda: verify_quote(quote, warm, now=NOW),
         },
         repeat=repeat,
+        rounds=ROUNDS,
     )
     notes = []
     if isinstance(python, Path):
@@ -228,8 +204,8 @@ def _run_case(case: Case, repeat: int, python: Path | str | None) -> None:
     rows: list[tuple[str, ...]] = [
         (
             t.name,
-            _ms(t.median),
-            _ms(t.p99),
+            ms(t.median),
+            ms(t.p99),
             f"{t.median / baseline:.2f}x",
             _met(t.median / baseline, _TARGETS.get(t.name)),
         )
