@@ -63,10 +63,16 @@ def test_veil_version_runs_without_heavy_imports() -> None:
 
 
 def test_the_enclave_node_loads_no_verifier_or_packager() -> None:
-    """The node parses its own quotes and decrypts packages; it never verifies or builds one."""
+    """The node parses its own quotes and decrypts packages; it never verifies or builds one.
+
+    Nor does it load the owner's, the client's or the CLI's code (or their rich output): the
+    node's imports are on every deploy's critical path, before it serves its bootstrap API.
+    """
     loaded = _loaded_after("import veil.enclave.node")
     for module in ("veil.attestation.verifier", "veil.package.source", "pathspec", "httpx"):
         assert module not in loaded
+    for package in ("veil.client", "veil.owner", "veil.cli", "rich"):
+        assert not {m for m in loaded if m == package or m.startswith(package + ".")}
 
 
 def test_parser_constants_match_their_sources() -> None:
