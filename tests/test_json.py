@@ -66,3 +66,20 @@ def test_load_json_object_raises_the_callers_error() -> None:
     assert load_json_object(b'{"a": 1}', max_bytes=64, what="thing") == {"a": 1}
     with pytest.raises(ConfigError, match="thing: not a JSON object"):
         load_json_object(b"1", max_bytes=64, what="thing", error=ConfigError)
+
+
+def test_check_members_names_the_first_unknown_or_missing_member() -> None:
+    from veil._json import check_members
+
+    keys = frozenset({"a", "b"})
+    assert check_members({"a": 1, "b": 2, "c": 3}, "doc", keys, frozenset({"c"})) == {
+        "a": 1,
+        "b": 2,
+        "c": 3,
+    }
+    with pytest.raises(FormatError, match="doc: unknown member 'z'"):
+        check_members({"a": 1, "b": 2, "z": 0}, "doc", keys)
+    with pytest.raises(FormatError, match="doc: missing member 'b'"):
+        check_members({"a": 1}, "doc", keys)
+    with pytest.raises(ConfigError, match="doc: must be a JSON object"):
+        check_members([], "doc", keys, error=ConfigError)

@@ -11,6 +11,7 @@ __all__ = [
     "LENIENT_KEYS_DECODER",
     "STRICT_DECODER",
     "StrictJsonError",
+    "check_members",
     "load_json_object",
     "loads_strict",
 ]
@@ -85,3 +86,24 @@ def load_json_object(
     if not isinstance(document, dict):
         raise error(f"{what}: not a JSON object")
     return document
+
+
+def check_members(
+    value: object,
+    where: str,
+    keys: frozenset[str],
+    optional: frozenset[str] = frozenset(),
+    *,
+    error: type[VeilError] = FormatError,
+) -> dict[str, Any]:
+    """``value`` as a JSON object with every member of ``keys``, and no member outside ``keys``
+    and ``optional``; ``error`` naming ``where`` and the first offending member otherwise."""
+    if not isinstance(value, dict):
+        raise error(f"{where}: must be a JSON object")
+    unknown = sorted(set(value) - keys - optional)
+    if unknown:
+        raise error(f"{where}: unknown member {unknown[0]!r}")
+    missing = sorted(keys - set(value))
+    if missing:
+        raise error(f"{where}: missing member {missing[0]!r}")
+    return value

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from veil._json import load_json_object
+from veil._json import check_members, load_json_object
 from veil.attestation.collateral import MAX_COLLATERAL_BYTES, Collateral
 from veil.attestation.result import Tee
 from veil.crypto.digest import parse_tagged_sha256
@@ -60,15 +60,7 @@ class EvidenceFormatError(FormatError):
 def _object(
     value: object, where: str, keys: frozenset[str], optional: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise EvidenceFormatError(f"{where}: must be a JSON object")
-    unknown = sorted(set(value) - keys - optional)
-    if unknown:
-        raise EvidenceFormatError(f"{where}: unknown member {unknown[0]!r}")
-    missing = sorted(keys - set(value))
-    if missing:
-        raise EvidenceFormatError(f"{where}: missing member {missing[0]!r}")
-    return value
+    return check_members(value, where, keys, optional, error=EvidenceFormatError)
 
 
 def _text(value: object, where: str, limit: int) -> str:

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from veil._io import read_bounded
-from veil._json import load_json_object
+from veil._json import check_members, load_json_object
 from veil.attestation.result import Tee
 from veil.errors import FormatError
 from veil.identity.measurement import Measurement
@@ -289,15 +289,7 @@ def _provenance(top: Mapping[str, Any]) -> ImageProvenance:
 def _object(
     value: object, where: str, keys: frozenset[str], optional: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ImageReferenceError(f"{where}: must be a JSON object")
-    unknown = sorted(set(value) - keys - optional)
-    if unknown:
-        raise ImageReferenceError(f"{where}: unknown member {unknown[0]!r}")
-    missing = sorted(keys - set(value))
-    if missing:
-        raise ImageReferenceError(f"{where}: missing member {missing[0]!r}")
-    return value
+    return check_members(value, where, keys, optional, error=ImageReferenceError)
 
 
 def _string(value: object, where: str) -> str:
