@@ -95,6 +95,12 @@ class Layout:
     def field(self, name: str) -> Field:
         return self._by_name[name]
 
+    @property
+    def struct(self) -> struct.Struct:
+        """The whole record as one compiled struct, values in table order (for hot paths that
+        pack positionally; ``pack`` checks the names)."""
+        return self._struct
+
     def pack(self, **values: int | bytes) -> bytes:
         """Pack one record from the value of every field, by name."""
         if values.keys() != self._by_name.keys():

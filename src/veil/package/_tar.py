@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import struct
 import zlib
 from typing import Final
+
+from veil._layout import Layout
 
 __all__ = [
     "BLOCK_SIZE",
@@ -14,6 +15,7 @@ __all__ = [
     "PAX_HEADER_NAME",
     "PAX_PATH_PLACEHOLDER",
     "USTAR_FIELDS",
+    "USTAR_LAYOUT",
     "encode_member_header",
     "padding",
     "ustar_checksum",
@@ -32,30 +34,36 @@ PAX_HEADER_NAME: Final = b"././@PaxHeader"
 #: ``name`` of a member header whose real path is in the preceding PAX ``path`` record.
 PAX_PATH_PLACEHOLDER: Final = b"././@PaxPath"
 
-#: The ustar header block, (field, offset, size) in bytes (POSIX.1-2001, pax(1) "ustar Header
-#: Block"). Numeric fields are zero-padded octal ASCII ended by NUL.
-USTAR_FIELDS: Final = (
-    ("name", 0, 100),
-    ("mode", 100, 8),
-    ("uid", 108, 8),
-    ("gid", 116, 8),
-    ("size", 124, 12),
-    ("mtime", 136, 12),
-    ("chksum", 148, 8),
-    ("typeflag", 156, 1),
-    ("linkname", 157, 100),
-    ("magic", 257, 6),
-    ("version", 263, 2),
-    ("uname", 265, 32),
-    ("gname", 297, 32),
-    ("devmajor", 329, 8),
-    ("devminor", 337, 8),
-    ("prefix", 345, 155),
-    ("pad", 500, 12),
+#: The ustar header block (POSIX.1-2001, pax(1) "ustar Header Block"), checked at import to
+#: fill exactly one 512-byte block. Every field is a NUL-padded byte string; numeric fields are
+#: zero-padded octal ASCII ended by NUL.
+USTAR_LAYOUT: Final = Layout.of(
+    "ustar header",
+    BLOCK_SIZE,
+    (
+        ("name", 0, "<100s"),
+        ("mode", 100, "<8s"),
+        ("uid", 108, "<8s"),
+        ("gid", 116, "<8s"),
+        ("size", 124, "<12s"),
+        ("mtime", 136, "<12s"),
+        ("chksum", 148, "<8s"),
+        ("typeflag", 156, "<1s"),
+        ("linkname", 157, "<100s"),
+        ("magic", 257, "<6s"),
+        ("version", 263, "<2s"),
+        ("uname", 265, "<32s"),
+        ("gname", 297, "<32s"),
+        ("devmajor", 329, "<8s"),
+        ("devminor", 337, "<8s"),
+        ("prefix", 345, "<155s"),
+        ("pad", 500, "<12s"),
+    ),
 )
+#: (field, offset, size) in bytes, derived from the layout, for readers that slice blocks.
+USTAR_FIELDS: Final = tuple((item.name, item.offset, item.size) for item in USTAR_LAYOUT.fields)
 _FIELD: Final = {name: (offset, size) for name, offset, size in USTAR_FIELDS}
-#: The whole block as one precompiled layout: every field is a NUL-padded byte string.
-_USTAR_STRUCT: Final = struct.Struct("<" + "".join(f"{size}s" for _, _, size in USTAR_FIELDS))
+_USTAR_STRUCT: Final = USTAR_LAYOUT.struct
 _CHKSUM_OFFSET, _CHKSUM_SIZE = _FIELD["chksum"]
 
 _REGULAR: Final = b"0"
@@ -97,7 +105,7 @@ def _ustar_block(name: bytes, *, mode: int, size: int, typeflag: bytes) -> bytes
     if len(name) > MAX_USTAR_NAME_BYTES:
         # struct's "s" would silently truncate it.
         raise ValueError(f"ustar name holds {MAX_USTAR_NAME_BYTES} bytes, got {len(name)}")
-    # Fields in USTAR_FIELDS order; linkname, uname, gname, devmajor, devminor (meaningless for
+    # Fields in USTAR_LAYOUT order; linkname, uname, gname, devmajor, devminor (meaningless for
     # a regular file, and what Python's tarfile writes too), prefix and pad stay NUL-filled.
     block = _USTAR_STRUCT.pack(
         name,
